@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The sdfs daemon: options, --probe, mount, session loop. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "ops.h"
+
+struct sdfs_cfg {
+	char *backend;
+	int nofreeze;
+	char *pos[3];
+	int npos;
+};
+
+static const struct fuse_opt sdfs_opts[] = {
+	{"backend=%s", offsetof(struct sdfs_cfg, backend), 0},
+	{"nofreeze", offsetof(struct sdfs_cfg, nofreeze), 1},
+	FUSE_OPT_END,
+};
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [-f] [-d] [-o OPTION[,OPTION...]] MOUNTPOINT\n"
+	       "       %s SOURCE MOUNTPOINT [-o OPTIONS]\n"
+	       "       %s --help | --version | --probe\n"
+	       "\n"
+	       "Shows which pages of every process's memory were written since\n"
+	       "a chosen moment, and what they hold. See sdfs(8), sdfs(5).\n"
+	       "\n"
+	       "sdfs options:\n"
+	       "    -o backend=auto|soft-dirty|uffd  how writes are tracked (default auto)\n"
+	       "    -o nofreeze            do not stop the target during a clear\n"
+	       "    --probe                report which backends work on this kernel\n"
+	       "\n"
+	       "FUSE options:\n",
+	       prog, prog, prog);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+static int probe(void)
+{
+	const struct sdfs_backend *all[] = {&sdfs_backend_softdirty,
+					    &sdfs_backend_uffd};
+	char reason[256], why[600];
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		reason[0] = '\0';
+		int r = all[i]->probe(reason, sizeof(reason));
+		printf("%s: %s (%s)\n", all[i]->name, r == 0 ? "yes" : "no",
+		       reason);
+	}
+	const struct sdfs_backend *b = sdfs_backend_select("auto", why, sizeof(why));
+	printf("auto: %s\n", b ? b->name : "none");
+	return 0;
+}
+
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct sdfs_cfg *cfg = data;
+
+	if (key == FUSE_OPT_KEY_NONOPT) {
+		if (cfg->npos == 3)
+			return -1;
+		cfg->pos[cfg->npos++] = strdup(arg);
+		return 0; /* the mount point is added back below */
+	}
+	return 1;
+}
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "sdfs: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct sdfs_cfg cfg = {0};
+	struct fuse_cmdline_opts opts = {0};
+	struct fuse_session *se = NULL;
+	struct sdfs_mount mnt = {0};
+	char reason[600];
+	int ret = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--probe"))
+			return probe();
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(argv[0]);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
+			printf("sdfs %s\n", SDFS_VERSION);
+			return 0;
+		}
+	}
+	if (fuse_opt_parse(&args, &cfg, sdfs_opts, opt_proc) < 0) {
+		fail("%s", "too many arguments (usage: sdfs [SOURCE] MOUNTPOINT [-o OPTIONS])");
+		goto out;
+	}
+	if (cfg.npos == 0) {
+		fail("%s", "missing mount point (see sdfs --help)");
+		goto out;
+	}
+	if (cfg.npos > 2) {
+		fail("%s", "too many arguments (usage: sdfs [SOURCE] MOUNTPOINT [-o OPTIONS])");
+		goto out;
+	}
+	/* mount.fuse3 runs "sdfs SOURCE MOUNTPOINT -o OPTS" */
+	const char *source = cfg.npos == 2 ? cfg.pos[0] : "sdfs";
+	const char *mountpoint = cfg.pos[cfg.npos - 1];
+	char fsname[300];
+	snprintf(fsname, sizeof(fsname), "-ofsname=%s,subtype=sdfs", source);
+	if (strchr(source, ',')) {
+		fail("bad source name '%s'", source);
+		goto out;
+	}
+	fuse_opt_add_arg(&args, fsname);
+	fuse_opt_add_arg(&args, mountpoint);
+	if (fuse_parse_cmdline(&args, &opts) != 0)
+		goto out;
+	if (!opts.mountpoint) {
+		fail("%s", "missing mount point (see sdfs --help)");
+		goto out;
+	}
+	struct stat st;
+	if (stat(opts.mountpoint, &st) < 0) {
+		fprintf(stderr, "sdfs: mount point %s: %s\n", opts.mountpoint,
+			strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fail("mount point %s is not a directory", opts.mountpoint);
+		goto out;
+	}
+	const struct sdfs_backend *b =
+		sdfs_backend_select(cfg.backend ? cfg.backend : "auto", reason,
+				    sizeof(reason));
+	if (!b) {
+		fail("%s", reason);
+		goto out;
+	}
+	mnt.page_size = sdfs_page_size();
+	struct sdfs_engine_opts eo = {.backend = b, .nofreeze = cfg.nofreeze};
+	mnt.engine = sdfs_engine_new(&eo);
+
+	se = fuse_session_new(&args, &sdfs_ops, sizeof(sdfs_ops), &mnt);
+	if (!se)
+		goto out;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out;
+	signal(SIGPIPE, SIG_IGN);
+	if (fuse_session_mount(se, opts.mountpoint) != 0)
+		goto out_signals;
+	sdfs_log_init(opts.foreground);
+	fuse_daemonize(opts.foreground);
+	if (opts.singlethread) {
+		ret = fuse_session_loop(se);
+	} else {
+		struct fuse_loop_config *lc = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(lc, opts.clone_fd);
+		fuse_loop_cfg_set_max_threads(lc, opts.max_threads);
+		fuse_loop_cfg_set_idle_threads(lc, opts.max_idle_threads);
+		ret = fuse_session_loop_mt(se, lc);
+		fuse_loop_cfg_destroy(lc);
+	}
+	ret = ret ? 1 : 0;
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out:
+	if (se)
+		fuse_session_destroy(se);
+	sdfs_engine_free(mnt.engine);
+	free(opts.mountpoint);
+	free(cfg.backend);
+	for (int i = 0; i < cfg.npos; i++)
+		free(cfg.pos[i]);
+	fuse_opt_free_args(&args);
+	return ret;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* FUSE low-level operations of the sdfs daemon. */
+#pragma once
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+
+#include "access.h"
+#include "inode.h"
+#include "proc.h"
+#include "tracker.h"
+
+struct sdfs_mount {
+	struct sdfs_engine *engine;
+	size_t page_size;
+};
+
+extern const struct fuse_lowlevel_ops sdfs_ops;
+
+/* ---- shared by ops_dir.c and ops_file.c (ops_common.c) ---- */
+
+static inline struct sdfs_mount *mnt_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* Run the rest of the request as the caller (DESIGN.md §4). */
+int sdfs_req_enter(fuse_req_t req, struct sdfs_cred_saved *s);
+
+/* Identify the process of a node and check the caller may access it in
+ * mode. 0, -ENOENT (gone or not visible), -EACCES. Call inside enter. */
+int sdfs_req_process(pid_t pid, enum sdfs_access_mode mode,
+		     struct sdfs_proc_id *id);
+
+/* The tracker of a process (a reference), or -errno. */
+int sdfs_req_tracker(struct sdfs_mount *m, const struct sdfs_proc_id *id,
+		     struct sdfs_tracker **ret);
+
+/* Attributes of a node. ts: the mtime to show. */
+void sdfs_node_attr(struct sdfs_mount *m, const struct sdfs_node *n,
+		    const struct sdfs_proc_id *id, const struct timespec *ts,
+		    struct stat *st);
+
+/* Which access a node needs (SPEC §3.3). */
+enum sdfs_access_mode sdfs_node_access(enum sdfs_kind k);
+
+/* ops_dir.c */
+void sdfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void sdfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void sdfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void sdfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi);
+void sdfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi);
+
+/* ops_file.c */
+void sdfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void sdfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		  struct fuse_file_info *fi);
+void sdfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		   size_t size, off_t off, struct fuse_file_info *fi);
+void sdfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void sdfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		     int to_set, struct fuse_file_info *fi);

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ops.h"
+
+#define MAX_GROUPS 256
+
+int sdfs_req_enter(fuse_req_t req, struct sdfs_cred_saved *s)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	gid_t groups[MAX_GROUPS];
+	int n = 0;
+
+	/* supplementary groups matter only when we switch to a non-root
+	 * caller; reading them costs a /proc read */
+	if (geteuid() == 0 && c->uid != 0 && c->pid > 0) {
+		n = fuse_req_getgroups(req, MAX_GROUPS, groups);
+		if (n < 0 || n > MAX_GROUPS)
+			n = 0; /* none: fail closed, never more rights */
+	}
+	struct sdfs_caller caller = {
+		.uid = c->uid,
+		.gid = c->gid,
+		.pid = c->pid,
+		.groups = groups,
+		.ngroups = n,
+	};
+	return sdfs_cred_enter(&caller, s);
+}
+
+int sdfs_req_process(pid_t pid, enum sdfs_access_mode mode,
+		     struct sdfs_proc_id *id)
+{
+	int r = sdfs_proc_identify(pid, id);
+	if (r < 0)
+		return r;
+	return sdfs_access_check(pid, mode);
+}
+
+int sdfs_req_tracker(struct sdfs_mount *m, const struct sdfs_proc_id *id,
+		     struct sdfs_tracker **ret)
+{
+	struct sdfs_tracker *t = sdfs_tracker_get(m->engine, id);
+	if (!t)
+		return errno ? -errno : -ENOENT;
+	*ret = t;
+	return 0;
+}
+
+enum sdfs_access_mode sdfs_node_access(enum sdfs_kind k)
+{
+	switch (k) {
+	case SDFS_K_CLEAR:
+	case SDFS_K_PAGES:
+	case SDFS_K_LAST_PAGES:
+	case SDFS_K_PAGE:
+	case SDFS_K_LAST_PAGE:
+		return SDFS_ACCESS_ATTACH;
+	default:
+		return SDFS_ACCESS_READ;
+	}
+}
+
+void sdfs_node_attr(struct sdfs_mount *m, const struct sdfs_node *n,
+		    const struct sdfs_proc_id *id, const struct timespec *ts,
+		    struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = sdfs_ino_encode(n);
+	st->st_uid = id ? id->uid : 0;
+	st->st_gid = id ? id->gid : 0;
+	st->st_atim = st->st_mtim = st->st_ctim = *ts;
+	st->st_blksize = (blksize_t)m->page_size;
+	switch (n->kind) {
+	case SDFS_K_ROOT:
+	case SDFS_K_PIDDIR:
+	case SDFS_K_PAGES:
+	case SDFS_K_LAST:
+	case SDFS_K_LAST_PAGES:
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		break;
+	case SDFS_K_CLEAR:
+		st->st_mode = S_IFREG | 0600;
+		st->st_nlink = 1;
+		break;
+	case SDFS_K_DIRTY:
+	case SDFS_K_LAST_DIRTY:
+	case SDFS_K_STATUS:
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		break;
+	case SDFS_K_PAGE:
+	case SDFS_K_LAST_PAGE:
+		st->st_mode = S_IFREG | 0400;
+		st->st_nlink = 1;
+		st->st_size = (off_t)m->page_size;
+		st->st_blocks = (blkcnt_t)(m->page_size / 512);
+		break;
+	default:
+		break;
+	}
+}

@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* lookup, getattr and directory listings. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <glib.h>
+
+#include "ops.h"
+
+/* readdir offsets: 1 after ".", 2 after "..", then per-directory */
+#define OFF_FIRST 2
+
+struct dirh {
+	struct sdfs_node node;
+	struct sdfs_proc_id id;
+	GArray *pids; /* root: visible pids, taken at opendir */
+	struct sdfs_tracker *tracker; /* pages/ */
+	struct sdfs_snapshot *snap; /* last/pages/ */
+};
+
+static void now_ts(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+static void reply_entry(fuse_req_t req, struct sdfs_mount *m,
+			const struct sdfs_node *n, const struct sdfs_proc_id *id,
+			const struct timespec *ts)
+{
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	e.ino = sdfs_ino_encode(n);
+	if (!e.ino) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	e.generation = id ? id->starttime : 0;
+	/* pages come and go with every write: no caching (DESIGN.md §2) */
+	e.attr_timeout = 0;
+	e.entry_timeout = 0;
+	sdfs_node_attr(m, n, id, ts, &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+/* Find a page of a pages/ or last/pages/ directory. */
+static int lookup_page(struct sdfs_mount *m, const struct sdfs_node *parent,
+		       const char *name, const struct sdfs_proc_id *id,
+		       struct sdfs_node *child, struct timespec *ts)
+{
+	uint64_t addr;
+
+	if (sdfs_parse_page_name(name, &addr) < 0 || addr % m->page_size)
+		return -ENOENT;
+	child->pid = parent->pid;
+	child->pageno = addr / m->page_size;
+	struct sdfs_tracker *t;
+	int r = sdfs_req_tracker(m, id, &t);
+	if (r < 0)
+		return r;
+	if (parent->kind == SDFS_K_PAGES) {
+		child->kind = SDFS_K_PAGE;
+		r = sdfs_tracker_page_dirty(t, addr);
+		if (r == 0)
+			r = -ENOENT;
+		now_ts(ts);
+	} else {
+		child->kind = SDFS_K_LAST_PAGE;
+		struct sdfs_snapshot *s = sdfs_tracker_last(t);
+		r = s && sdfs_dirtyset_contains(&s->set, addr) ? 1 : -ENOENT;
+		if (s)
+			*ts = s->at;
+		sdfs_snapshot_put(s);
+	}
+	sdfs_tracker_put(t);
+	if (r == -ESRCH)
+		r = -ENOENT;
+	return r < 0 ? r : 0;
+}
+
+void sdfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct sdfs_mount *m = mnt_of(req);
+	struct sdfs_node pn, child = {0};
+	struct sdfs_proc_id id;
+	struct sdfs_cred_saved saved;
+	struct timespec ts;
+	int r;
+
+	if (sdfs_ino_decode(parent, &pn) < 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (!sdfs_kind_is_dir(pn.kind)) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	r = sdfs_req_enter(req, &saved);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	now_ts(&ts);
+	switch (pn.kind) {
+	case SDFS_K_ROOT:
+		child.kind = SDFS_K_PIDDIR;
+		child.pid = sdfs_parse_pid_name(name);
+		r = child.pid > 0 ? sdfs_req_process(child.pid, SDFS_ACCESS_READ, &id)
+				  : -ENOENT;
+		/* a process the caller may not see does not exist for it */
+		if (r == -EACCES)
+			r = -ENOENT;
+		break;
+	case SDFS_K_PIDDIR:
+	case SDFS_K_LAST:
+		r = sdfs_kind_child(pn.kind, name);
+		if (r < 0)
+			break;
+		child.kind = (enum sdfs_kind)r;
+		child.pid = pn.pid;
+		r = sdfs_req_process(pn.pid, SDFS_ACCESS_READ, &id);
+		if (r == -EACCES)
+			r = -ENOENT;
+		break;
+	case SDFS_K_PAGES:
+	case SDFS_K_LAST_PAGES:
+		r = sdfs_req_process(pn.pid, SDFS_ACCESS_ATTACH, &id);
+		if (r == 0)
+			r = lookup_page(m, &pn, name, &id, &child, &ts);
+		break;
+	default:
+		r = -ENOTDIR;
+		break;
+	}
+	sdfs_cred_leave(&saved);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		reply_entry(req, m, &child, &id, &ts);
+}
+
+void sdfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct sdfs_mount *m = mnt_of(req);
+	struct sdfs_node n;
+	struct sdfs_proc_id id;
+	struct sdfs_cred_saved saved;
+	struct timespec ts;
+	struct stat st;
+	int r;
+
+	if (sdfs_ino_decode(ino, &n) < 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	now_ts(&ts);
+	if (n.kind == SDFS_K_ROOT) {
+		sdfs_node_attr(m, &n, NULL, &ts, &st);
+		fuse_reply_attr(req, &st, 0);
+		return;
+	}
+	r = sdfs_req_enter(req, &saved);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	r = sdfs_req_process(n.pid, SDFS_ACCESS_READ, &id);
+	if (r == 0 && n.kind == SDFS_K_LAST_PAGE) {
+		/* mtime: the time of the clear that captured the page */
+		struct sdfs_tracker *t;
+		r = sdfs_req_tracker(m, &id, &t);
+		if (r == 0) {
+			struct sdfs_snapshot *s = sdfs_tracker_last(t);
+			uint64_t addr = n.pageno * m->page_size;
+			if (s && sdfs_dirtyset_contains(&s->set, addr))
+				ts = s->at;
+			else
+				r = -ENOENT;
+			sdfs_snapshot_put(s);
+			sdfs_tracker_put(t);
+		}
+	}
+	sdfs_cred_leave(&saved);
+	if (r < 0) {
+		fuse_reply_err(req, r == -EACCES ? EACCES : ENOENT);
+		return;
+	}
+	sdfs_node_attr(m, &n, &id, &ts, &st);
+	fuse_reply_attr(req, &st, 0);
+}
+
+/* ---- listings ---------------------------------------------------------- */
+
+static void dirh_free(struct dirh *d)
+{
+	if (!d)
+		return;
+	if (d->pids)
+		g_array_unref(d->pids);
+	if (d->tracker)
+		sdfs_tracker_put(d->tracker);
+	sdfs_snapshot_put(d->snap);
+	g_free(d);
+}
+
+/* The processes the caller may see, ascending. */
+static int list_pids(GArray *out)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -errno;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		pid_t pid = sdfs_parse_pid_name(de->d_name);
+		struct sdfs_proc_id id;
+		if (pid <= 0)
+			continue;
+		if (sdfs_req_process(pid, SDFS_ACCESS_READ, &id) == 0)
+			g_array_append_val(out, pid);
+	}
+	closedir(d);
+	return 0;
+}
+
+static gint cmp_pid(gconstpointer a, gconstpointer b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+void sdfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct sdfs_mount *m = mnt_of(req);
+	struct sdfs_cred_saved saved;
+	struct dirh *d = g_new0(struct dirh, 1);
+	int r;
+
+	if (sdfs_ino_decode(ino, &d->node) < 0 || !sdfs_kind_is_dir(d->node.kind)) {
+		dirh_free(d);
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	r = sdfs_req_enter(req, &saved);
+	if (r < 0) {
+		dirh_free(d);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	switch (d->node.kind) {
+	case SDFS_K_ROOT:
+		sdfs_engine_reap(m->engine);
+		d->pids = g_array_new(false, false, sizeof(pid_t));
+		r = list_pids(d->pids);
+		g_array_sort(d->pids, cmp_pid);
+		break;
+	case SDFS_K_PIDDIR:
+	case SDFS_K_LAST:
+		r = sdfs_req_process(d->node.pid, SDFS_ACCESS_READ, &d->id);
+		break;
+	case SDFS_K_PAGES:
+	case SDFS_K_LAST_PAGES:
+		r = sdfs_req_process(d->node.pid, SDFS_ACCESS_ATTACH, &d->id);
+		if (r == 0)
+			r = sdfs_req_tracker(m, &d->id, &d->tracker);
+		if (r == 0 && d->node.kind == SDFS_K_LAST_PAGES)
+			d->snap = sdfs_tracker_last(d->tracker);
+		break;
+	default:
+		r = -ENOTDIR;
+	}
+	sdfs_cred_leave(&saved);
+	if (r < 0) {
+		dirh_free(d);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)d;
+	fuse_reply_open(req, fi);
+}
+
+void sdfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi)
+{
+	dirh_free((struct dirh *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+struct dirbuf {
+	fuse_req_t req;
+	struct sdfs_mount *m;
+	char *buf;
+	size_t size, used;
+	const struct sdfs_proc_id *id;
+	enum sdfs_kind child_kind;
+};
+
+/* Add an entry; false when the reply buffer is full. */
+static bool dirbuf_add(struct dirbuf *b, const char *name,
+		       const struct sdfs_node *n, off_t next)
+{
+	struct stat st;
+
+	memset(&st, 0, sizeof(st));
+	st.st_ino = n ? sdfs_ino_encode(n) : SDFS_ROOT_INO;
+	st.st_mode = (!n || sdfs_kind_is_dir(n->kind)) ? S_IFDIR : S_IFREG;
+	size_t need = fuse_add_direntry(b->req, NULL, 0, name, NULL, 0);
+	if (b->used + need > b->size)
+		return false;
+	fuse_add_direntry(b->req, b->buf + b->used, b->size - b->used, name,
+			  &st, next);
+	b->used += need;
+	return true;
+}
+
+static bool add_page(struct dirbuf *b, uint64_t addr)
+{
+	char name[17];
+	uint64_t pageno = addr / b->m->page_size;
+	struct sdfs_node n = {.kind = b->child_kind,
+			      .pid = b->id->pid,
+			      .pageno = pageno};
+
+	snprintf(name, sizeof(name), "%016" G_GINT64_MODIFIER "x",
+		 (guint64)addr);
+	/* the next entry starts at the next page */
+	return dirbuf_add(b, name, &n, (off_t)(pageno + 1 + OFF_FIRST));
+}
+
+static int pages_run_fn(void *ctx, const struct sdfs_vma *vma, uint64_t start,
+			uint64_t end)
+{
+	struct dirbuf *b = ctx;
+
+	for (uint64_t a = start; a < end; a += b->m->page_size)
+		if (!add_page(b, a))
+			return 1; /* full: stop the scan */
+	return 0;
+}
+
+static int fill_fixed(struct dirbuf *b, const struct dirh *d, off_t off)
+{
+	static const enum sdfs_kind piddir[] = {SDFS_K_CLEAR, SDFS_K_DIRTY,
+						SDFS_K_PAGES, SDFS_K_LAST,
+						SDFS_K_STATUS};
+	static const enum sdfs_kind last[] = {SDFS_K_LAST_DIRTY,
+					      SDFS_K_LAST_PAGES};
+	const enum sdfs_kind *list = d->node.kind == SDFS_K_PIDDIR ? piddir : last;
+	size_t n = d->node.kind == SDFS_K_PIDDIR ? G_N_ELEMENTS(piddir)
+						 : G_N_ELEMENTS(last);
+
+	for (size_t i = (size_t)(off - OFF_FIRST); i < n; i++) {
+		struct sdfs_node c = {.kind = list[i], .pid = d->node.pid};
+		if (!dirbuf_add(b, sdfs_kind_name(list[i]), &c,
+				(off_t)(i + 1 + OFF_FIRST)))
+			break;
+	}
+	return 0;
+}
+
+static int fill_root(struct dirbuf *b, const struct dirh *d, off_t off)
+{
+	for (guint i = (guint)(off - OFF_FIRST); i < d->pids->len; i++) {
+		char name[16];
+		pid_t pid = g_array_index(d->pids, pid_t, i);
+		struct sdfs_node c = {.kind = SDFS_K_PIDDIR, .pid = pid};
+		snprintf(name, sizeof(name), "%d", (int)pid);
+		if (!dirbuf_add(b, name, &c, (off_t)(i + 1 + OFF_FIRST)))
+			break;
+	}
+	return 0;
+}
+
+static int fill_pages(struct dirbuf *b, struct dirh *d, off_t off)
+{
+	uint64_t from = (uint64_t)(off - OFF_FIRST) * b->m->page_size;
+
+	b->child_kind = SDFS_K_PAGE;
+	int r = sdfs_tracker_scan(d->tracker, from, UINT64_MAX, pages_run_fn, b);
+	return r < 0 ? r : 0;
+}
+
+static int fill_last_pages(struct dirbuf *b, struct dirh *d, off_t off)
+{
+	uint64_t from = (uint64_t)(off - OFF_FIRST) * b->m->page_size;
+	const struct sdfs_dirtyset *s;
+
+	if (!d->snap)
+		return 0;
+	s = &d->snap->set;
+	b->child_kind = SDFS_K_LAST_PAGE;
+	for (size_t i = sdfs_dirtyset_lower_bound(s, from); i < s->n; i++) {
+		uint64_t a = s->runs[i].start > from ? s->runs[i].start : from;
+		for (; a < s->runs[i].end; a += b->m->page_size)
+			if (!add_page(b, a))
+				return 0;
+	}
+	return 0;
+}
+
+void sdfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct sdfs_mount *m = mnt_of(req);
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+	struct dirbuf b = {.req = req, .m = m, .size = size, .id = &d->id};
+	struct sdfs_cred_saved saved;
+	int r = 0;
+
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	b.buf = g_try_malloc(size);
+	if (!b.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (off < 1 && !dirbuf_add(&b, ".", &d->node, 1))
+		goto out;
+	if (off < 2 && !dirbuf_add(&b, "..", NULL, 2))
+		goto out;
+	if (off < OFF_FIRST)
+		off = OFF_FIRST;
+	switch (d->node.kind) {
+	case SDFS_K_ROOT:
+		r = fill_root(&b, d, off);
+		break;
+	case SDFS_K_PIDDIR:
+	case SDFS_K_LAST:
+		r = fill_fixed(&b, d, off);
+		break;
+	case SDFS_K_PAGES:
+		r = sdfs_req_enter(req, &saved);
+		if (r == 0) {
+			r = fill_pages(&b, d, off);
+			sdfs_cred_leave(&saved);
+		}
+		break;
+	case SDFS_K_LAST_PAGES:
+		r = fill_last_pages(&b, d, off);
+		break;
+	default:
+		r = -ENOTDIR;
+	}
+out:
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_buf(req, b.buf, b.used);
+	g_free(b.buf);
+}

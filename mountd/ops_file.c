@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* open, read, write and release of clear, dirty_ranges, status, pages. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "ops.h"
+#include "pages.h"
+#include "render.h"
+
+/* The longest write to clear we look at: "1\n" and "4\n" are valid. */
+#define CLEAR_MAX 2
+
+struct fileh {
+	struct sdfs_node node;
+	struct sdfs_tracker *tracker;
+	GString *text; /* rendered at open: text files */
+};
+
+static void fileh_free(struct fileh *f)
+{
+	if (!f)
+		return;
+	if (f->tracker)
+		sdfs_tracker_put(f->tracker);
+	if (f->text)
+		g_string_free(f->text, true);
+	g_free(f);
+}
+
+static int count_fn(void *ctx, const struct sdfs_vma *vma, uint64_t start,
+		    uint64_t end)
+{
+	*(uint64_t *)ctx += (end - start) / sdfs_page_size();
+	return 0;
+}
+
+/* Render the text of a text file into f->text. */
+static int render(struct fileh *f)
+{
+	f->text = g_string_new(NULL);
+	switch (f->node.kind) {
+	case SDFS_K_DIRTY:
+		return sdfs_tracker_scan(f->tracker, 0, UINT64_MAX,
+					 sdfs_render_run_fn, f->text);
+	case SDFS_K_LAST_DIRTY: {
+		struct sdfs_snapshot *s = sdfs_tracker_last(f->tracker);
+		if (s)
+			sdfs_render_dirtyset(f->text, &s->set);
+		sdfs_snapshot_put(s);
+		return 0;
+	}
+	case SDFS_K_STATUS: {
+		struct sdfs_tracker_info info;
+		uint64_t dirty = 0;
+		int r = sdfs_tracker_scan(f->tracker, 0, UINT64_MAX, count_fn,
+					  &dirty);
+		if (r < 0)
+			return r;
+		sdfs_tracker_info(f->tracker, &info);
+		sdfs_render_status(f->text, &info, dirty);
+		return 0;
+	}
+	case SDFS_K_CLEAR: {
+		struct sdfs_tracker_info info;
+		sdfs_tracker_info(f->tracker, &info);
+		g_string_append_printf(f->text, "%" PRIu64 "\n", info.epoch);
+		return 0;
+	}
+	default:
+		g_string_free(f->text, true);
+		f->text = NULL;
+		return 0;
+	}
+}
+
+void sdfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct sdfs_mount *m = mnt_of(req);
+	struct sdfs_cred_saved saved;
+	struct sdfs_proc_id id;
+	struct fileh *f = g_new0(struct fileh, 1);
+	int r;
+
+	if (sdfs_ino_decode(ino, &f->node) < 0 || f->node.kind == SDFS_K_ROOT) {
+		fileh_free(f);
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (sdfs_kind_is_dir(f->node.kind)) {
+		fileh_free(f);
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	/* only clear can be written (SPEC §3.5: EPERM for the others) */
+	if ((fi->flags & O_ACCMODE) != O_RDONLY && f->node.kind != SDFS_K_CLEAR) {
+		fileh_free(f);
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	r = sdfs_req_enter(req, &saved);
+	if (r < 0) {
+		fileh_free(f);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	r = sdfs_req_process(f->node.pid, sdfs_node_access(f->node.kind), &id);
+	if (r == 0)
+		r = sdfs_req_tracker(m, &id, &f->tracker);
+	if (r == 0)
+		r = render(f);
+	sdfs_cred_leave(&saved);
+	if (r < 0) {
+		fileh_free(f);
+		fuse_reply_err(req, r == -ESRCH ? ENOENT : -r);
+		return;
+	}
+	/* content is computed here or read live: never trust st_size */
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	fi->fh = (uint64_t)(uintptr_t)f;
+	fuse_reply_open(req, fi);
+}
+
+void sdfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fileh_free((struct fileh *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void read_page(fuse_req_t req, struct fileh *f, size_t size, off_t off)
+{
+	struct sdfs_mount *m = mnt_of(req);
+	struct sdfs_cred_saved saved;
+
+	if ((uint64_t)off >= m->page_size) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	size_t len = m->page_size - (size_t)off;
+	if (len > size)
+		len = size;
+	char *buf = g_try_malloc(len);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	int r = sdfs_req_enter(req, &saved);
+	if (r == 0) {
+		uint64_t addr = f->node.pageno * m->page_size + (uint64_t)off;
+		r = sdfs_tracker_alive(f->tracker);
+		if (r == 0) {
+			ssize_t n = sdfs_mem_read(f->node.pid, addr, buf, len);
+			r = n < 0 ? (int)n : 0;
+		}
+		/* read as the pid's owner only if the pid was still it */
+		if (r == 0 || r == -EIO)
+			r = sdfs_tracker_alive(f->tracker) < 0 ? -ESRCH : r;
+		sdfs_cred_leave(&saved);
+	}
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_buf(req, buf, len);
+	g_free(buf);
+}
+
+void sdfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		  struct fuse_file_info *fi)
+{
+	struct fileh *f = (struct fileh *)(uintptr_t)fi->fh;
+
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (f->text) {
+		size_t len = f->text->len;
+		if ((uint64_t)off >= len) {
+			fuse_reply_buf(req, NULL, 0);
+			return;
+		}
+		size_t n = len - (size_t)off < size ? len - (size_t)off : size;
+		fuse_reply_buf(req, f->text->str + off, n);
+		return;
+	}
+	if (f->node.kind == SDFS_K_PAGE || f->node.kind == SDFS_K_LAST_PAGE) {
+		read_page(req, f, size, off);
+		return;
+	}
+	fuse_reply_err(req, EINVAL);
+}
+
+/* "1" or "4", optionally followed by one newline. */
+static bool clear_request_valid(const char *buf, size_t size)
+{
+	if (size == 0 || size > CLEAR_MAX)
+		return false;
+	if (buf[0] != '1' && buf[0] != '4')
+		return false;
+	return size == 1 || buf[1] == '\n';
+}
+
+void sdfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		   size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct fileh *f = (struct fileh *)(uintptr_t)fi->fh;
+	struct sdfs_cred_saved saved;
+	struct sdfs_proc_id id;
+
+	if (f->node.kind != SDFS_K_CLEAR) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (!clear_request_valid(buf, size)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	int r = sdfs_req_enter(req, &saved);
+	if (r == 0) {
+		r = sdfs_tracker_alive(f->tracker);
+		/* re-check: rights may have changed since open (setuid exec) */
+		if (r == 0)
+			r = sdfs_req_process(f->node.pid, SDFS_ACCESS_ATTACH, &id);
+		if (r == 0 && id.starttime != sdfs_tracker_starttime(f->tracker))
+			r = -ESRCH;
+		if (r == -ENOENT)
+			r = -ESRCH;
+		if (r == 0)
+			r = sdfs_tracker_clear(f->tracker);
+		sdfs_cred_leave(&saved);
+	}
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_write(req, size);
+}
+
+void sdfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		     int to_set, struct fuse_file_info *fi)
+{
+	struct sdfs_mount *m = mnt_of(req);
+	struct sdfs_node n;
+	struct timespec ts;
+	struct stat st;
+
+	if (sdfs_ino_decode(ino, &n) < 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	/* `echo 1 > clear` truncates first: a no-op, not an error */
+	if (n.kind == SDFS_K_CLEAR && to_set == FUSE_SET_ATTR_SIZE &&
+	    attr->st_size == 0) {
+		struct sdfs_proc_id id;
+		struct sdfs_cred_saved saved;
+		int r = sdfs_req_enter(req, &saved);
+		if (r == 0) {
+			r = sdfs_req_process(n.pid, SDFS_ACCESS_ATTACH, &id);
+			sdfs_cred_leave(&saved);
+		}
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		sdfs_node_attr(m, &n, &id, &ts, &st);
+		fuse_reply_attr(req, &st, 0);
+		return;
+	}
+	fuse_reply_err(req, EPERM);
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The text of dirty_ranges and status (SPEC §2.1, §2.5). */
+#pragma once
+
+#include <glib.h>
+#include <stdint.h>
+
+#include "proc.h"
+#include "ranges.h"
+#include "tracker.h"
+
+/* Append one dirty_ranges line: "START-END PAGES PERMS[ PATH]\n". */
+void sdfs_render_range(GString *out, uint64_t start, uint64_t end,
+		       const char *perms, const char *path);
+
+/* Append every line of a dirty set. */
+void sdfs_render_dirtyset(GString *out, const struct sdfs_dirtyset *s);
+
+/* The status text. */
+void sdfs_render_status(GString *out, const struct sdfs_tracker_info *i,
+			uint64_t dirty_pages);
+
+/* A run callback (sdfs_run_fn) appending lines to a GString. */
+int sdfs_render_run_fn(void *gstring, const struct sdfs_vma *vma,
+		       uint64_t start, uint64_t end);

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Reading another process's memory: process_vm_readv, then /proc/PID/mem. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "pages.h"
+
+static ssize_t mem_pread(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t r = pread(fd, (char *)buf + done, len - done,
+				  (off_t)(addr + done));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int err = errno;
+			close(fd);
+			/* EIO: not mapped; the address space may be gone */
+			return err == EFAULT ? -EIO : -err;
+		}
+		if (r == 0) {
+			close(fd);
+			return -EIO;
+		}
+		done += (size_t)r;
+	}
+	close(fd);
+	return (ssize_t)len;
+}
+
+ssize_t sdfs_mem_read(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = {.iov_base = buf, .iov_len = len};
+	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr,
+			       .iov_len = len};
+
+	ssize_t r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	if (r == (ssize_t)len)
+		return r;
+	if (r < 0 && errno != EFAULT && errno != EIO)
+		return errno == EPERM ? -EACCES : -errno;
+	/* no read permission (PROT_NONE, write-only) or gone: /proc/PID/mem
+	 * reads with FOLL_FORCE, and says EIO for what is not mapped */
+	size_t done = r > 0 ? (size_t)r : 0;
+	ssize_t m = mem_pread(pid, addr + done, (char *)buf + done, len - done);
+	if (m < 0)
+		return m == -EPERM ? -EACCES : m;
+	return (ssize_t)len;
+}

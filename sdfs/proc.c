@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* /proc parsing: maps, stat, status; process identity. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "proc.h"
+
+#define PF_KTHREAD 0x00200000UL
+/* The largest /proc file we read whole; maps of huge processes are bigger
+ * than this, so they grow past it (see sdfs_read_file). */
+#define READ_CHUNK 65536
+
+size_t sdfs_page_size(void)
+{
+	static size_t ps;
+
+	if (!ps)
+		ps = (size_t)sysconf(_SC_PAGESIZE);
+	return ps;
+}
+
+int sdfs_read_file(const char *path, char **ret_buf, size_t *ret_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+
+	size_t cap = READ_CHUNK, len = 0;
+	char *buf = malloc(cap + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		if (len == cap) {
+			char *nb = realloc(buf, cap * 2 + 1);
+			if (!nb) {
+				free(buf);
+				close(fd);
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + len, cap - len);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int err = -errno;
+			free(buf);
+			close(fd);
+			/* reading a dead process's files gives ESRCH */
+			return err == -ESRCH ? -ENOENT : err;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*ret_buf = buf;
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}
+
+/* Parse a hex number ending at a delimiter; advances *p. */
+static int parse_hex(const char **p, const char *end, char delim,
+		     uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+	int digits = 0;
+
+	while (s < end && isxdigit((unsigned char)*s)) {
+		if (digits == 16)
+			return -EINVAL;
+		int c = (unsigned char)*s;
+		v = v * 16 + (uint64_t)(isdigit(c) ? c - '0' : (tolower(c) - 'a' + 10));
+		s++;
+		digits++;
+	}
+	if (!digits || s >= end || *s != delim)
+		return -EINVAL;
+	*p = s + 1;
+	*out = v;
+	return 0;
+}
+
+static int parse_dec(const char **p, const char *end, char delim,
+		     uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+	int digits = 0;
+
+	while (s < end && isdigit((unsigned char)*s)) {
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+		s++;
+		digits++;
+	}
+	if (!digits)
+		return -EINVAL;
+	if (delim) {
+		if (s >= end || *s != delim)
+			return -EINVAL;
+		s++;
+	}
+	*p = s;
+	*out = v;
+	return 0;
+}
+
+int sdfs_maps_parse_line(const char *line, size_t len, struct sdfs_vma *out,
+			 size_t *path_len)
+{
+	const char *p = line, *end = line + len;
+	uint64_t major, minor;
+	struct sdfs_vma v = {0};
+
+	if (len && line[len - 1] == '\n')
+		end--;
+	if (parse_hex(&p, end, '-', &v.start) < 0 ||
+	    parse_hex(&p, end, ' ', &v.end) < 0 || v.end <= v.start)
+		return -EINVAL;
+	if (end - p < 5 || p[4] != ' ')
+		return -EINVAL;
+	static const char allowed[4][3] = {"r-", "w-", "x-", "ps"};
+	for (int i = 0; i < 4; i++) {
+		if (!strchr(allowed[i], p[i]) || !p[i])
+			return -EINVAL;
+		v.perms[i] = p[i];
+	}
+	v.perms[4] = '\0';
+	p += 5;
+	if (parse_hex(&p, end, ' ', &v.offset) < 0 ||
+	    parse_hex(&p, end, ':', &major) < 0 ||
+	    parse_hex(&p, end, ' ', &minor) < 0 || major > 0xfff ||
+	    minor > 0xfffff)
+		return -EINVAL;
+	v.dev_major = (unsigned)major;
+	v.dev_minor = (unsigned)minor;
+	if (parse_dec(&p, end, 0, &v.inode) < 0)
+		return -EINVAL;
+	/* the path, if any, follows padding spaces */
+	if (p < end && *p != ' ')
+		return -EINVAL;
+	while (p < end && *p == ' ')
+		p++;
+	v.path = p;
+	*path_len = (size_t)(end - p);
+	*out = v;
+	return 0;
+}
+
+int sdfs_maps_parse(char *text, struct sdfs_maps *out)
+{
+	struct sdfs_maps m = {.text = text};
+	size_t cap = 0;
+	char *line = text;
+
+	while (*line) {
+		char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		struct sdfs_vma v;
+		size_t plen;
+
+		if (sdfs_maps_parse_line(line, len, &v, &plen) < 0) {
+			free(m.vmas);
+			free(text);
+			return -EINVAL;
+		}
+		((char *)v.path)[plen] = '\0';
+		if (m.n && v.start < m.vmas[m.n - 1].end) {
+			free(m.vmas);
+			free(text);
+			return -EINVAL;
+		}
+		if (m.n == cap) {
+			cap = cap ? cap * 2 : 64;
+			struct sdfs_vma *nv = reallocarray(m.vmas, cap, sizeof(*nv));
+			if (!nv) {
+				free(m.vmas);
+				free(text);
+				return -ENOMEM;
+			}
+			m.vmas = nv;
+		}
+		m.vmas[m.n++] = v;
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	*out = m;
+	return 0;
+}
+
+int sdfs_maps_read(pid_t pid, struct sdfs_maps *out)
+{
+	char path[64], *text;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	int r = sdfs_read_file(path, &text, NULL);
+	if (r < 0)
+		return r;
+	return sdfs_maps_parse(text, out);
+}
+
+void sdfs_maps_free(struct sdfs_maps *m)
+{
+	free(m->vmas);
+	free(m->text);
+	m->vmas = NULL;
+	m->text = NULL;
+	m->n = 0;
+}
+
+ssize_t sdfs_maps_find(const struct sdfs_maps *m, uint64_t addr)
+{
+	size_t lo = 0, hi = m->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->vmas[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < m->n && m->vmas[lo].start <= addr)
+		return (ssize_t)lo;
+	return -1;
+}
+
+bool sdfs_vma_trackable(const struct sdfs_vma *v)
+{
+	static const char *const never[] = {"[vvar]", "[vvar_vclock]",
+					    "[vsyscall]"};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(never); i++)
+		if (strcmp(v->path, never[i]) == 0)
+			return false;
+	/*
+	 * Device mappings (VM_IO / VM_PFNMAP) hold no process data. The
+	 * kernel's page walks skip VM_PFNMAP already; maps does not show the
+	 * flags, so a mapping of a file under /dev other than shared memory
+	 * (/dev/shm, /dev/zero) is taken to be a device mapping.
+	 */
+	if (strncmp(v->path, "/dev/", 5) == 0 &&
+	    strncmp(v->path, "/dev/shm/", 9) != 0 &&
+	    strncmp(v->path, "/dev/zero", 9) != 0)
+		return false;
+	return true;
+}
+
+int sdfs_stat_parse(const char *buf, size_t len, struct sdfs_stat *out)
+{
+	const char *end = buf + len, *p;
+	struct sdfs_stat st = {0};
+	uint64_t v;
+
+	/* "pid (comm) state ..." where comm may hold spaces and parentheses:
+	 * the comm ends at the last ')'. */
+	p = buf;
+	if (parse_dec(&p, end, ' ', &v) < 0 || v > INT_MAX)
+		return -EINVAL;
+	st.pid = (pid_t)v;
+	const char *rp = NULL;
+	for (const char *q = p; q < end; q++)
+		if (*q == ')')
+			rp = q;
+	if (!rp || *p != '(' || end - rp < 3 || rp[1] != ' ')
+		return -EINVAL;
+	p = rp + 2;
+	st.state = *p++;
+	if (p >= end || *p != ' ')
+		return -EINVAL;
+	p++;
+	/* fields from 4 on: ppid(4) ... flags(9) ... starttime(22) vsize(23) */
+	for (int field = 4; field <= 23; field++) {
+		bool neg = false;
+		if (p < end && *p == '-') {
+			neg = true;
+			p++;
+		}
+		if (parse_dec(&p, end, 0, &v) < 0)
+			return -EINVAL;
+		if (p < end && *p == ' ')
+			p++;
+		else if (field != 23)
+			return -EINVAL;
+		switch (field) {
+		case 4:
+			st.ppid = neg ? -1 : (pid_t)v;
+			break;
+		case 9:
+			st.flags = (unsigned long)v;
+			break;
+		case 22:
+			st.starttime = v;
+			break;
+		case 23:
+			st.vsize = v;
+			break;
+		}
+	}
+	*out = st;
+	return 0;
+}
+
+static int parse_id_list(const char *p, const char *end, uint32_t *ids, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t v;
+		while (p < end && (*p == '\t' || *p == ' '))
+			p++;
+		if (parse_dec(&p, end, 0, &v) < 0 || v > UINT32_MAX)
+			return -EINVAL;
+		ids[i] = (uint32_t)v;
+	}
+	return 0;
+}
+
+int sdfs_status_parse(const char *buf, size_t len, struct sdfs_status *out)
+{
+	struct sdfs_status st = {0};
+	const char *p = buf, *end = buf + len;
+	unsigned seen = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		const char *colon = memchr(p, ':', (size_t)(le - p));
+		if (colon) {
+			size_t klen = (size_t)(colon - p);
+			const char *v = colon + 1;
+			while (v < le && (*v == '\t' || *v == ' '))
+				v++;
+			uint64_t x;
+			const char *q = v;
+			if (klen == 4 && !memcmp(p, "Tgid", 4)) {
+				if (parse_dec(&q, le, 0, &x) < 0 || x > INT_MAX)
+					return -EINVAL;
+				st.tgid = (pid_t)x;
+				seen |= 1;
+			} else if (klen == 3 && !memcmp(p, "Pid", 3)) {
+				if (parse_dec(&q, le, 0, &x) < 0 || x > INT_MAX)
+					return -EINVAL;
+				st.pid = (pid_t)x;
+				seen |= 2;
+			} else if (klen == 3 && !memcmp(p, "Uid", 3)) {
+				if (parse_id_list(v, le, st.uid, 4) < 0)
+					return -EINVAL;
+				seen |= 4;
+			} else if (klen == 3 && !memcmp(p, "Gid", 3)) {
+				if (parse_id_list(v, le, st.gid, 4) < 0)
+					return -EINVAL;
+				seen |= 8;
+			} else if (klen == 5 && !memcmp(p, "State", 5)) {
+				if (v >= le)
+					return -EINVAL;
+				st.state = *v;
+				seen |= 16;
+			}
+		}
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	if (seen != 31)
+		return -EINVAL;
+	*out = st;
+	return 0;
+}
+
+int sdfs_proc_identify(pid_t pid, struct sdfs_proc_id *out)
+{
+	char path[64];
+	g_autofree char *stat_buf = NULL, *status_buf = NULL;
+	size_t slen, len;
+	struct sdfs_stat st;
+	struct sdfs_status ss;
+
+	if (pid <= 0)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (sdfs_read_file(path, &stat_buf, &slen) < 0)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (sdfs_read_file(path, &status_buf, &len) < 0)
+		return -ENOENT;
+	if (sdfs_stat_parse(stat_buf, slen, &st) < 0 ||
+	    sdfs_status_parse(status_buf, len, &ss) < 0)
+		return -ENOENT;
+	/* leaders only; no kernel threads; no zombies (no address space) */
+	if (ss.tgid != pid || st.pid != pid || (st.flags & PF_KTHREAD) ||
+	    st.state == 'Z' || st.state == 'X' || st.vsize == 0)
+		return -ENOENT;
+	out->pid = pid;
+	out->starttime = st.starttime;
+	out->uid = ss.uid[1];
+	out->gid = ss.gid[1];
+	return 0;
+}
+
+pid_t sdfs_parse_pid_name(const char *name)
+{
+	uint64_t v = 0;
+
+	if (!name[0] || name[0] == '0')
+		return -ENOENT;
+	for (const char *p = name; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -ENOENT;
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > INT_MAX)
+			return -ENOENT;
+	}
+	return (pid_t)v;
+}
+
+int sdfs_parse_page_name(const char *name, uint64_t *addr)
+{
+	const char *p = name;
+	uint64_t v;
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 16)
+		return -ENOENT;
+	if (parse_hex(&p, name + len + 1, '\0', &v) < 0)
+		return -ENOENT;
+	*addr = v;
+	return 0;
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* /proc parsing: maps, stat, status; process identity. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* One line of /proc/PID/maps. */
+struct sdfs_vma {
+	uint64_t start, end; /* [start, end) */
+	uint64_t offset;
+	uint64_t inode;
+	unsigned dev_major, dev_minor;
+	char perms[5]; /* "rw-p", NUL-terminated */
+	const char *path; /* points into the owning sdfs_maps; "" if anonymous */
+};
+
+/* A parsed /proc/PID/maps: ascending, non-overlapping. */
+struct sdfs_maps {
+	struct sdfs_vma *vmas;
+	size_t n;
+	char *text; /* backing storage for the paths */
+};
+
+/*
+ * Parse one maps line (without or with its trailing newline). On success
+ * fills *out (out->path points into line, not NUL-terminated: see
+ * *path_len) and returns 0; -EINVAL on a malformed line.
+ */
+int sdfs_maps_parse_line(const char *line, size_t len, struct sdfs_vma *out,
+			 size_t *path_len);
+
+/* Parse a whole maps text (takes ownership of text, which must be
+ * NUL-terminated). Returns 0 or -errno. */
+int sdfs_maps_parse(char *text, struct sdfs_maps *out);
+
+/* Read and parse /proc/PID/maps with the calling thread's credentials. */
+int sdfs_maps_read(pid_t pid, struct sdfs_maps *out);
+void sdfs_maps_free(struct sdfs_maps *m);
+
+/* Index of the vma containing addr, or -1. */
+ssize_t sdfs_maps_find(const struct sdfs_maps *m, uint64_t addr);
+
+/*
+ * Whether a mapping can hold the process's own data (SPEC §2): false for
+ * [vvar], [vvar_vclock], [vsyscall] and device mappings (see proc.c).
+ */
+bool sdfs_vma_trackable(const struct sdfs_vma *v);
+
+/* Selected fields of /proc/PID/stat. */
+struct sdfs_stat {
+	pid_t pid;
+	char state;
+	pid_t ppid;
+	unsigned long flags; /* PF_* */
+	uint64_t starttime; /* clock ticks after boot */
+	uint64_t vsize;
+};
+
+int sdfs_stat_parse(const char *buf, size_t len, struct sdfs_stat *out);
+
+/* Selected fields of /proc/PID/status. */
+struct sdfs_status {
+	pid_t tgid;
+	pid_t pid;
+	uid_t uid[4]; /* real, effective, saved, fs */
+	gid_t gid[4];
+	char state;
+};
+
+int sdfs_status_parse(const char *buf, size_t len, struct sdfs_status *out);
+
+/* Identity of a process: PIDs are reused, (pid, starttime) is not. */
+struct sdfs_proc_id {
+	pid_t pid;
+	uint64_t starttime;
+	uid_t uid; /* real uid, for st_uid */
+	gid_t gid;
+};
+
+/*
+ * Identify pid as a process sdfs shows: a thread-group leader with an
+ * address space (not a kernel thread, not a zombie). 0, or -ENOENT.
+ */
+int sdfs_proc_identify(pid_t pid, struct sdfs_proc_id *out);
+
+/* Parse a decimal PID name ("1234"): no sign, no leading zeros, no
+ * overflow. Returns the pid or -ENOENT. */
+pid_t sdfs_parse_pid_name(const char *name);
+
+/* Parse a page name: 1..16 hex digits (lowercase or uppercase), no 0x.
+ * Returns 0 and *addr, or -ENOENT. Alignment is checked by the caller. */
+int sdfs_parse_page_name(const char *name, uint64_t *addr);
+
+/* Read a small /proc file into a NUL-terminated malloc'ed buffer. */
+int sdfs_read_file(const char *path, char **ret_buf, size_t *ret_len);
+
+/* Page size of the system (cached sysconf). */
+size_t sdfs_page_size(void);

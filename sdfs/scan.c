@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * pagemap -> runs of dirty pages. Two ways to read the kernel's bits:
+ * PAGEMAP_SCAN (6.7+), which reports ranges and can write-protect in the
+ * same walk, and batched pread of /proc/PID/pagemap (one u64 per page).
+ * Both walk only the trackable mappings, and both drop the zero page and
+ * never-populated pages.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "compat.h"
+#include "scan.h"
+
+#define PREAD_BATCH 8192 /* pagemap entries per pread: 64 KiB */
+#define SCAN_VEC 512 /* page_region entries per PAGEMAP_SCAN call */
+#define HPAGE_SIZE (2UL << 20)
+
+int sdfs_pagemap_open(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ESRCH ? -ENOENT : -errno;
+	return fd;
+}
+
+/* ---- what the kernel offers, probed once ---------------------------- */
+
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static bool have_scan, have_scan_sd;
+/* PFNs of the shared zero pages, to recognise them in pread scans when
+ * the kernel shows PFNs (CAP_SYS_ADMIN). 0 = unknown. */
+static uint64_t zero_pfn, huge_zero_pfn;
+
+static uint64_t self_pfn(int fd, const void *addr)
+{
+	uint64_t e;
+	off_t off = (off_t)((uintptr_t)addr / sdfs_page_size() * 8);
+
+	if (pread(fd, &e, sizeof(e), off) != sizeof(e))
+		return 0;
+	if (!(e & PM_PRESENT))
+		return 0;
+	return e & PM_PFN_MASK;
+}
+
+static void probe_kernel(void)
+{
+	size_t ps = sdfs_page_size();
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+
+	/* zero page: a read fault on private anonymous memory maps it */
+	volatile char *p = mmap(NULL, ps, PROT_READ,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p != MAP_FAILED) {
+		(void)p[0];
+		zero_pfn = self_pfn(fd, (const void *)p);
+		/* keep it mapped: cheap, and the probe below uses it */
+	}
+	/*
+	 * The huge zero page, where THP maps one on read faults. Kept
+	 * mapped for the daemon's life: the kernel frees and reallocates it
+	 * (with a new PFN) only when no process maps it.
+	 */
+	char *h = mmap(NULL, 2 * HPAGE_SIZE, PROT_READ,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (h != MAP_FAILED) {
+		char *a = (char *)(((uintptr_t)h + HPAGE_SIZE - 1) &
+				   ~(HPAGE_SIZE - 1));
+		madvise(a, HPAGE_SIZE, MADV_HUGEPAGE);
+		(void)*(volatile char *)a;
+		uint64_t pfn = self_pfn(fd, a);
+		uint64_t pfn2 = self_pfn(fd, a + ps);
+		/* a huge zero page: consecutive PFNs, not the small one */
+		if (pfn && pfn != zero_pfn && pfn2 == pfn + 1)
+			huge_zero_pfn = pfn;
+	}
+
+	if (p != MAP_FAILED) {
+		struct page_region r[2];
+		struct pm_scan_arg a = {
+			.size = sizeof(a),
+			.start = (uintptr_t)p,
+			.end = (uintptr_t)p + ps,
+			.vec = (uintptr_t)r,
+			.vec_len = 2,
+			.category_anyof_mask = PAGE_IS_PRESENT,
+			.return_mask = PAGE_IS_PRESENT,
+		};
+		have_scan = ioctl(fd, PAGEMAP_SCAN, &a) >= 0;
+		if (have_scan) {
+			a.category_mask = PAGE_IS_SOFT_DIRTY;
+			a.return_mask = PAGE_IS_SOFT_DIRTY;
+			have_scan_sd = ioctl(fd, PAGEMAP_SCAN, &a) >= 0;
+		}
+	}
+	close(fd);
+}
+
+bool sdfs_have_pagemap_scan(void)
+{
+	pthread_once(&probe_once, probe_kernel);
+	return have_scan;
+}
+
+bool sdfs_have_scan_soft_dirty(void)
+{
+	pthread_once(&probe_once, probe_kernel);
+	return have_scan_sd;
+}
+
+/* ---- run accumulation -------------------------------------------------- */
+
+/* Adjacent pages of one mapping are merged into one run before the
+ * caller sees them. */
+struct emitter {
+	const struct sdfs_scan_req *req;
+	const struct sdfs_vma *vma;
+	uint64_t start, end; /* pending run; start == end: none */
+};
+
+static int emit_flush(struct emitter *em)
+{
+	int r = 0;
+
+	if (em->end > em->start)
+		r = em->req->fn(em->req->ctx, em->vma, em->start, em->end);
+	em->start = em->end = 0;
+	return r;
+}
+
+static int emit(struct emitter *em, uint64_t start, uint64_t end)
+{
+	if (em->end > em->start && start == em->end) {
+		em->end = end;
+		return 0;
+	}
+	int r = emit_flush(em);
+	em->start = start;
+	em->end = end;
+	return r;
+}
+
+/* ---- pread of pagemap -------------------------------------------------- */
+
+static bool is_zero_pfn(uint64_t pfn)
+{
+	if (!pfn)
+		return false;
+	if (pfn == zero_pfn)
+		return true;
+	return huge_zero_pfn && pfn >= huge_zero_pfn &&
+	       pfn < huge_zero_pfn + HPAGE_SIZE / sdfs_page_size();
+}
+
+static bool entry_dirty(uint64_t e, enum sdfs_scan_need need)
+{
+	if (!(e & (PM_PRESENT | PM_SWAP)))
+		return false;
+	if (need == SDFS_NEED_SOFT_DIRTY && !(e & PM_SOFT_DIRTY))
+		return false;
+	/* the zero page is present but holds nothing the process wrote;
+	 * PFNs are 0 without CAP_SYS_ADMIN, and then it cannot be told */
+	if ((e & PM_PRESENT) && is_zero_pfn(e & PM_PFN_MASK))
+		return false;
+	return true;
+}
+
+static int scan_vma_pread(int fd, struct emitter *em, uint64_t start,
+			  uint64_t end, enum sdfs_scan_need need,
+			  uint64_t *buf)
+{
+	size_t ps = sdfs_page_size();
+
+	for (uint64_t addr = start; addr < end;) {
+		uint64_t npages = (end - addr) / ps;
+		if (npages > PREAD_BATCH)
+			npages = PREAD_BATCH;
+		ssize_t got = pread(fd, buf, npages * 8, (off_t)(addr / ps * 8));
+		if (got < 0)
+			return errno == ESRCH ? -ESRCH : -errno;
+		if (got == 0)
+			return -ESRCH; /* the address space is gone (exit, exec) */
+		size_t n = (size_t)got / 8;
+		for (size_t i = 0; i < n; i++) {
+			if (!entry_dirty(buf[i], need))
+				continue;
+			uint64_t a = addr + i * ps;
+			int r = emit(em, a, a + ps);
+			if (r)
+				return r;
+		}
+		addr += n * ps;
+	}
+	return 0;
+}
+
+/* ---- PAGEMAP_SCAN ---------------------------------------------------- */
+
+static uint64_t need_category(enum sdfs_scan_need need)
+{
+	switch (need) {
+	case SDFS_NEED_SOFT_DIRTY:
+		return PAGE_IS_SOFT_DIRTY;
+	case SDFS_NEED_WRITTEN:
+		return PAGE_IS_WRITTEN;
+	default:
+		return 0;
+	}
+}
+
+static int scan_vma_ioctl(int fd, struct emitter *em, uint64_t start,
+			  uint64_t end, enum sdfs_scan_need need,
+			  bool wp_matching, struct page_region *vec)
+{
+	uint64_t cat = need_category(need);
+	/*
+	 * Always restrict to present or swapped pages and drop the zero
+	 * page. This also keeps the kernel off its fast path for
+	 * category_mask == return_mask == WRITTEN, which reports empty PTEs
+	 * as written (DESIGN.md §3).
+	 */
+	struct pm_scan_arg a = {
+		.size = sizeof(a),
+		.flags = wp_matching ? PM_SCAN_WP_MATCHING : 0,
+		.start = start,
+		.end = end,
+		.vec = (uintptr_t)vec,
+		.vec_len = SCAN_VEC,
+		.category_inverted = PAGE_IS_PFNZERO,
+		.category_mask = PAGE_IS_PFNZERO | cat,
+		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		.return_mask = cat ? cat : (PAGE_IS_PRESENT | PAGE_IS_SWAPPED),
+	};
+
+	while (a.start < end) {
+		long n = ioctl(fd, PAGEMAP_SCAN, &a);
+		if (n < 0)
+			return errno == ESRCH ? -ESRCH : -errno;
+		for (long i = 0; i < n; i++) {
+			int r = emit(em, vec[i].start, vec[i].end);
+			if (r)
+				return r;
+		}
+		if (a.walk_end <= a.start)
+			break; /* no progress: should not happen */
+		a.start = a.walk_end;
+	}
+	return 0;
+}
+
+int sdfs_scan(int pagemap_fd, const struct sdfs_scan_req *req,
+	      enum sdfs_scan_need need, bool wp_matching, bool force_pread)
+{
+	bool use_ioctl;
+
+	switch (need) {
+	case SDFS_NEED_WRITTEN:
+		if (!sdfs_have_pagemap_scan())
+			return -ENOTSUP;
+		use_ioctl = true;
+		break;
+	case SDFS_NEED_SOFT_DIRTY:
+		use_ioctl = !force_pread && sdfs_have_scan_soft_dirty();
+		break;
+	default:
+		use_ioctl = !force_pread && sdfs_have_pagemap_scan();
+		break;
+	}
+	if (wp_matching && (!use_ioctl || need != SDFS_NEED_WRITTEN))
+		return -EINVAL;
+	/* the zero-page PFNs are needed by the pread path */
+	pthread_once(&probe_once, probe_kernel);
+
+	g_autofree void *buf = use_ioctl
+				       ? g_try_malloc(SCAN_VEC * sizeof(struct page_region))
+				       : g_try_malloc(PREAD_BATCH * 8);
+	if (!buf)
+		return -ENOMEM;
+
+	struct emitter em = {.req = req};
+	const struct sdfs_maps *m = req->maps;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct sdfs_vma *v = &m->vmas[i];
+		if (v->end <= req->from)
+			continue;
+		if (v->start >= req->to)
+			break;
+		if (!sdfs_vma_trackable(v))
+			continue;
+		uint64_t s = v->start > req->from ? v->start : req->from;
+		uint64_t e = v->end < req->to ? v->end : req->to;
+		int r;
+		em.vma = v;
+		if (use_ioctl)
+			r = scan_vma_ioctl(pagemap_fd, &em, s, e, need,
+					   wp_matching, buf);
+		else
+			r = scan_vma_pread(pagemap_fd, &em, s, e, need, buf);
+		if (!r)
+			r = emit_flush(&em);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int sdfs_scan_collect_fn(void *dirtyset, const struct sdfs_vma *vma,
+			 uint64_t start, uint64_t end)
+{
+	struct sdfs_dirtyset *s = dirtyset;
+	ssize_t idx = sdfs_dirtyset_add_vma(s, vma);
+	if (idx < 0)
+		return (int)idx;
+	return sdfs_dirtyset_add(s, (uint32_t)idx, start, end);
+}

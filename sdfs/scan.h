@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* pagemap -> runs of pages: batched pread of pagemap, or PAGEMAP_SCAN. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend.h"
+
+/* What a page must be, beyond present or swapped and not the zero page. */
+enum sdfs_scan_need {
+	SDFS_NEED_NOTHING, /* epoch 0: every present or swapped page */
+	SDFS_NEED_SOFT_DIRTY, /* bit 55 / PAGE_IS_SOFT_DIRTY */
+	SDFS_NEED_WRITTEN, /* PAGE_IS_WRITTEN (uffd-wp async) */
+};
+
+/* Open /proc/PID/pagemap with the calling thread's credentials. */
+int sdfs_pagemap_open(pid_t pid);
+
+/* Whether this kernel has PAGEMAP_SCAN, and whether it knows
+ * PAGE_IS_SOFT_DIRTY (6.8+). Probed once, by trying. */
+bool sdfs_have_pagemap_scan(void);
+bool sdfs_have_scan_soft_dirty(void);
+
+/*
+ * Walk the trackable mappings of req->maps within [req->from, req->to)
+ * and call req->fn for each run of pages that satisfy need. Uses
+ * PAGEMAP_SCAN where the kernel has it for need (unless force_pread),
+ * else batched pread of pagemap_fd.
+ * wp_matching: with SDFS_NEED_WRITTEN, write-protect the reported pages
+ * in the same walk (PM_SCAN_WP_MATCHING). Returns 0, the positive stop
+ * value of req->fn, or -errno.
+ */
+int sdfs_scan(int pagemap_fd, const struct sdfs_scan_req *req,
+	      enum sdfs_scan_need need, bool wp_matching, bool force_pread);
+
+/* Collect the runs of a scan into a dirty set (a ready sdfs_run_fn). */
+int sdfs_scan_collect_fn(void *dirtyset, const struct sdfs_vma *vma,
+			 uint64_t start, uint64_t end);

@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Per-process tracking state. One lock per tracker serialises scans and
+ * clears of one process; different processes proceed in parallel. The
+ * engine's table lock is held only to find or insert a tracker.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "compat.h"
+#include "log.h"
+#include "tracker.h"
+
+struct sdfs_engine {
+	const struct sdfs_backend *backend;
+	bool nofreeze;
+	GMutex lock;
+	GHashTable *by_pid; /* pid -> tracker (one reference) */
+};
+
+struct sdfs_tracker {
+	struct sdfs_engine *engine;
+	gint ref;
+	GMutex lock; /* everything below */
+	struct sdfs_target tgt;
+	bool attached;
+	struct sdfs_snapshot *last;
+	uint64_t frozen_us;
+};
+
+static void tracker_unref_cb(gpointer p)
+{
+	sdfs_tracker_put(p);
+}
+
+struct sdfs_engine *sdfs_engine_new(const struct sdfs_engine_opts *o)
+{
+	struct sdfs_engine *e = g_new0(struct sdfs_engine, 1);
+	e->backend = o->backend;
+	e->nofreeze = o->nofreeze;
+	g_mutex_init(&e->lock);
+	e->by_pid = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
+					  tracker_unref_cb);
+	return e;
+}
+
+void sdfs_engine_free(struct sdfs_engine *e)
+{
+	if (!e)
+		return;
+	g_hash_table_destroy(e->by_pid);
+	g_mutex_clear(&e->lock);
+	g_free(e);
+}
+
+const struct sdfs_backend *sdfs_engine_backend(struct sdfs_engine *e)
+{
+	return e->backend;
+}
+
+const struct sdfs_backend *sdfs_backend_select(const char *name, char *reason,
+					      size_t len)
+{
+	char r1[256], r2[256];
+
+	if (!name || strcmp(name, "auto") == 0) {
+		if (sdfs_backend_softdirty.probe(r1, sizeof(r1)) == 0)
+			return &sdfs_backend_softdirty;
+		if (sdfs_backend_uffd.probe(r2, sizeof(r2)) == 0)
+			return &sdfs_backend_uffd;
+		snprintf(reason, len,
+			 "no usable backend: soft-dirty: %s; uffd: %s", r1, r2);
+		return NULL;
+	}
+	const struct sdfs_backend *b = NULL;
+	if (strcmp(name, "soft-dirty") == 0)
+		b = &sdfs_backend_softdirty;
+	else if (strcmp(name, "uffd") == 0)
+		b = &sdfs_backend_uffd;
+	if (!b) {
+		snprintf(reason, len,
+			 "unknown backend '%s' (auto, soft-dirty or uffd)", name);
+		return NULL;
+	}
+	if (b->probe(r1, sizeof(r1)) < 0) {
+		snprintf(reason, len, "backend %s not usable: %s", b->name, r1);
+		return NULL;
+	}
+	return b;
+}
+
+/* ---- snapshots ---------------------------------------------------------- */
+
+static struct sdfs_snapshot *snapshot_new(void)
+{
+	struct sdfs_snapshot *s = g_atomic_rc_box_new0(struct sdfs_snapshot);
+	sdfs_dirtyset_init(&s->set);
+	return s;
+}
+
+static void snapshot_clear(gpointer p)
+{
+	struct sdfs_snapshot *s = p;
+	sdfs_dirtyset_free(&s->set);
+}
+
+void sdfs_snapshot_put(struct sdfs_snapshot *s)
+{
+	if (s)
+		g_atomic_rc_box_release_full(s, snapshot_clear);
+}
+
+/* ---- trackers ------------------------------------------------------------ */
+
+static bool pidfd_exited(int pidfd)
+{
+	struct pollfd p = {.fd = pidfd, .events = POLLIN};
+	/* a pidfd polls readable once the process has exited */
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP));
+}
+
+static void tracker_free(struct sdfs_tracker *t)
+{
+	if (t->attached && t->engine->backend->detach)
+		t->engine->backend->detach(&t->tgt);
+	if (t->tgt.pidfd >= 0)
+		close(t->tgt.pidfd);
+	sdfs_snapshot_put(t->last);
+	g_mutex_clear(&t->lock);
+	g_free(t);
+}
+
+struct sdfs_tracker *sdfs_tracker_ref(struct sdfs_tracker *t)
+{
+	g_atomic_int_inc(&t->ref);
+	return t;
+}
+
+void sdfs_tracker_put(struct sdfs_tracker *t)
+{
+	if (t && g_atomic_int_dec_and_test(&t->ref))
+		tracker_free(t);
+}
+
+static struct sdfs_tracker *tracker_new(struct sdfs_engine *e,
+					const struct sdfs_proc_id *id)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, id->pid, 0);
+	if (pidfd < 0) {
+		errno = ENOENT;
+		return NULL;
+	}
+	/* the pid may have been reused between identify and pidfd_open */
+	struct sdfs_proc_id now;
+	if (sdfs_proc_identify(id->pid, &now) < 0 ||
+	    now.starttime != id->starttime) {
+		close(pidfd);
+		errno = ENOENT;
+		return NULL;
+	}
+	struct sdfs_tracker *t = g_new0(struct sdfs_tracker, 1);
+	t->engine = e;
+	t->ref = 1;
+	g_mutex_init(&t->lock);
+	t->tgt.pid = id->pid;
+	t->tgt.pidfd = pidfd;
+	t->tgt.starttime = id->starttime;
+	t->tgt.nofreeze = e->nofreeze;
+	if (e->backend->attach) {
+		int r = e->backend->attach(&t->tgt);
+		if (r < 0) {
+			sdfs_log("pid %d: backend %s cannot attach: %s",
+				 (int)id->pid, e->backend->name, strerror(-r));
+			t->tgt.pidfd = pidfd;
+			tracker_free(t);
+			errno = -r;
+			return NULL;
+		}
+		t->attached = true;
+	}
+	return t;
+}
+
+struct sdfs_tracker *sdfs_tracker_get(struct sdfs_engine *e,
+				      const struct sdfs_proc_id *id)
+{
+	struct sdfs_tracker *t;
+
+	g_mutex_lock(&e->lock);
+	t = g_hash_table_lookup(e->by_pid, GINT_TO_POINTER(id->pid));
+	if (t && (t->tgt.starttime != id->starttime ||
+		  pidfd_exited(t->tgt.pidfd))) {
+		/* an old process under a reused pid */
+		g_hash_table_remove(e->by_pid, GINT_TO_POINTER(id->pid));
+		t = NULL;
+	}
+	if (!t) {
+		t = tracker_new(e, id);
+		if (t)
+			g_hash_table_insert(e->by_pid, GINT_TO_POINTER(id->pid),
+					    sdfs_tracker_ref(t));
+	} else {
+		sdfs_tracker_ref(t);
+	}
+	g_mutex_unlock(&e->lock);
+	return t;
+}
+
+static gboolean reap_one(gpointer key, gpointer value, gpointer data)
+{
+	struct sdfs_tracker *t = value;
+	return pidfd_exited(t->tgt.pidfd);
+}
+
+void sdfs_engine_reap(struct sdfs_engine *e)
+{
+	g_mutex_lock(&e->lock);
+	g_hash_table_foreach_remove(e->by_pid, reap_one, NULL);
+	g_mutex_unlock(&e->lock);
+}
+
+pid_t sdfs_tracker_pid(const struct sdfs_tracker *t)
+{
+	return t->tgt.pid;
+}
+
+uint64_t sdfs_tracker_starttime(const struct sdfs_tracker *t)
+{
+	return t->tgt.starttime;
+}
+
+int sdfs_tracker_alive(struct sdfs_tracker *t)
+{
+	return pidfd_exited(t->tgt.pidfd) ? -ESRCH : 0;
+}
+
+static int scan_locked(struct sdfs_tracker *t, uint64_t from, uint64_t to,
+		       sdfs_run_fn fn, void *ctx)
+{
+	struct sdfs_maps maps;
+
+	if (pidfd_exited(t->tgt.pidfd))
+		return -ESRCH;
+	int r = sdfs_maps_read(t->tgt.pid, &maps);
+	if (r < 0)
+		return r == -ENOENT ? -ESRCH : r;
+	struct sdfs_scan_req req = {
+		.maps = &maps, .from = from, .to = to, .fn = fn, .ctx = ctx};
+	r = t->engine->backend->scan(&t->tgt, &req);
+	sdfs_maps_free(&maps);
+	/* whatever was read, it is void if the process died meanwhile (its
+	 * pid may name another process by now) */
+	if (r >= 0 && pidfd_exited(t->tgt.pidfd))
+		return -ESRCH;
+	return r;
+}
+
+int sdfs_tracker_scan(struct sdfs_tracker *t, uint64_t from, uint64_t to,
+		      sdfs_run_fn fn, void *ctx)
+{
+	g_mutex_lock(&t->lock);
+	int r = scan_locked(t, from, to, fn, ctx);
+	g_mutex_unlock(&t->lock);
+	return r;
+}
+
+static int stop_at_first(void *ctx, const struct sdfs_vma *vma,
+			 uint64_t start, uint64_t end)
+{
+	return 1;
+}
+
+int sdfs_tracker_page_dirty(struct sdfs_tracker *t, uint64_t addr)
+{
+	size_t ps = sdfs_page_size();
+
+	if (addr % ps)
+		return 0;
+	return sdfs_tracker_scan(t, addr, addr + ps, stop_at_first, NULL);
+}
+
+int sdfs_tracker_clear(struct sdfs_tracker *t)
+{
+	struct sdfs_clear_stats st = {0};
+	struct sdfs_snapshot *snap = snapshot_new();
+
+	g_mutex_lock(&t->lock);
+	int r = pidfd_exited(t->tgt.pidfd) ? -ESRCH : 0;
+	if (!r)
+		r = t->engine->backend->clear(&t->tgt, &snap->set, &st);
+	if (r == 0) {
+		snap->epoch = t->tgt.epoch;
+		clock_gettime(CLOCK_REALTIME, &snap->at);
+		t->tgt.epoch++;
+		t->frozen_us = st.frozen_us;
+		sdfs_snapshot_put(t->last);
+		t->last = snap;
+		snap = NULL;
+	}
+	g_mutex_unlock(&t->lock);
+	sdfs_snapshot_put(snap);
+	if (r < 0 && r != -ESRCH && r != -ENOTSUP && r != -EBUSY)
+		sdfs_log("pid %d: clear failed: %s", (int)t->tgt.pid,
+			 strerror(-r));
+	return r;
+}
+
+struct sdfs_snapshot *sdfs_tracker_last(struct sdfs_tracker *t)
+{
+	g_mutex_lock(&t->lock);
+	struct sdfs_snapshot *s = t->last ? g_atomic_rc_box_acquire(t->last)
+					  : NULL;
+	g_mutex_unlock(&t->lock);
+	return s;
+}
+
+void sdfs_tracker_info(struct sdfs_tracker *t, struct sdfs_tracker_info *out)
+{
+	g_mutex_lock(&t->lock);
+	out->pid = t->tgt.pid;
+	out->backend = t->engine->backend->name;
+	out->epoch = t->tgt.epoch;
+	out->frozen_us = t->frozen_us;
+	if (t->last) {
+		out->cleared_at = t->last->at;
+		out->last_pages = t->last->set.pages;
+	} else {
+		out->cleared_at = (struct timespec){0};
+		out->last_pages = 0;
+	}
+	g_mutex_unlock(&t->lock);
+}
