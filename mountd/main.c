@@ -176,7 +176,9 @@ int main(int argc, char *argv[])
 	} else {
 		struct fuse_loop_config *lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(lc, opts.clone_fd);
-		fuse_loop_cfg_set_max_threads(lc, opts.max_threads);
+		/* libfuse leaves max_threads at UINT_MAX when not given */
+		if (opts.max_threads > 0 && opts.max_threads <= 100000)
+			fuse_loop_cfg_set_max_threads(lc, opts.max_threads);
 		fuse_loop_cfg_set_idle_threads(lc, opts.max_idle_threads);
 		ret = fuse_session_loop_mt(se, lc);
 		fuse_loop_cfg_destroy(lc);

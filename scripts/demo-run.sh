@@ -1,0 +1,78 @@
+#!/bin/sh
+# The demo itself (POSIX sh: it also runs in the VM's busybox):
+#   mount sdfs, start a writer, clear, let it write, show dirty_ranges and
+#   status, take an rsync snapshot of last/pages, show its size, unmount.
+# usage: demo-run.sh SDFS_BINARY WRITER_BINARY
+set -eu
+SDFS=$1
+WRITER=$2
+MNT=$(mktemp -d /tmp/sdfs-demo-mnt.XXXXXX)
+SNAP=$(mktemp -d /tmp/sdfs-demo-snap.XXXXXX)
+OUT=$(mktemp /tmp/sdfs-demo-out.XXXXXX)
+DPID= WPID=
+
+cleanup() {
+	if grep -q " $MNT fuse" /proc/mounts; then
+		fusermount3 -u "$MNT" 2>/dev/null || umount "$MNT" 2>/dev/null || true
+	fi
+	[ -n "$WPID" ] && kill "$WPID" 2>/dev/null
+	[ -n "$DPID" ] && wait "$DPID" 2>/dev/null
+	rm -rf "$MNT" "$SNAP" "$OUT"
+}
+trap cleanup EXIT INT TERM
+
+step() { printf '\n$ %s\n' "$*"; }
+
+step "$SDFS --probe"
+"$SDFS" --probe
+step "$SDFS -f $MNT &"
+"$SDFS" -f "$MNT" &
+DPID=$!
+i=0
+until grep -q " $MNT fuse.sdfs " /proc/mounts; do
+	i=$((i + 1))
+	if [ $i -gt 100 ] || ! kill -0 "$DPID" 2>/dev/null; then
+		echo "demo: sdfs did not mount" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+
+step "$WRITER 64 8 100 &      # 64 MiB, writes 8 pages every 100 ms"
+"$WRITER" 64 8 100 >"$OUT" &
+WPID=$!
+until [ -s "$OUT" ]; do sleep 0.05; done
+read -r PID ADDR SIZE <"$OUT"
+echo "writer: pid $PID, buffer at $ADDR, $SIZE bytes"
+D=$MNT/$PID
+
+step "echo 1 > $D/clear           # epoch 0 -> 1: captures every page"
+echo 1 >"$D/clear"
+step "rsync -a --ignore-times $D/last/pages/ $SNAP/   # round 0: a full copy"
+rsync -a --ignore-times "$D/last/pages/" "$SNAP/"
+echo "$(ls "$SNAP" | wc -l) pages, $(du -sk "$SNAP" | cut -f1) KiB"
+
+step "sleep 1; cat $D/dirty_ranges"
+sleep 1
+cat "$D/dirty_ranges"
+step "cat $D/status"
+cat "$D/status"
+
+step "echo 1 > $D/clear; rsync -a --ignore-times $D/last/pages/ $SNAP/   # round 1: incremental"
+echo 1 >"$D/clear"
+INC=$(mktemp -d /tmp/sdfs-demo-inc.XXXXXX)
+rsync -a --ignore-times "$D/last/pages/" "$INC/"
+echo "incremental: $(ls "$INC" | wc -l) pages, $(du -sk "$INC" | cut -f1) KiB"
+cp "$INC"/* "$SNAP"/ 2>/dev/null || true
+rm -rf "$INC"
+step "cat $D/last/dirty_ranges"
+cat "$D/last/dirty_ranges"
+echo "snapshot: $(ls "$SNAP" | wc -l) pages, $(du -sk "$SNAP" | cut -f1) KiB in $SNAP"
+
+step "fusermount3 -u $MNT"
+kill "$WPID"
+WPID=
+fusermount3 -u "$MNT" || umount "$MNT"
+wait "$DPID"
+DPID=
+echo "demo: done"

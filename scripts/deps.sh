@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install what sdfs needs to build, run its demo and all its tests on
+# Debian bookworm. Run as root. Quiet unless something fails.
+set -euo pipefail
+
+PACKAGES=(
+	# build
+	gcc meson ninja-build pkg-config libfuse3-dev libglib2.0-dev
+	# run: fusermount3 and mount.fuse3
+	fuse3
+	# the demo and the snapshot tests
+	rsync
+	# VM suites: Debian kernels under qemu with a busybox initramfs
+	qemu-system-x86 busybox-static cpio xz-utils zstd
+	# fuzzing (libFuzzer), sanitizers, leak checks, cross-compile check
+	clang libclang-rt-14-dev valgrind gcc-aarch64-linux-gnu
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+		missing+=("$p")
+done
+if ((${#missing[@]})); then
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "deps: missing packages: ${missing[*]} (run as root to install them)" >&2
+		exit 1
+	fi
+	echo "deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The README's second command: install what is needed, build with
+# warnings as errors, and run every test suite:
+#   1. unit, uffd, integration (host kernel), vm (Debian 6.1 and 6.12
+#      kernels under qemu), fuzz replay -- in a -Werror build;
+#   2. unit, uffd and integration again under ASan+UBSan;
+#   3. the integration suite with the daemon under valgrind memcheck;
+#   4. libFuzzer smoke runs (clang);
+#   5. an aarch64 cross-compile of libsdfs.
+# Ends with one line "sdfs: N passed, N failed, N skipped" (TAP subtests
+# of every suite, counted from meson's logs). Run as root.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+TOP=$PWD
+export LC_ALL=C.UTF-8
+
+./scripts/deps.sh
+
+failed_stages=()
+logs=()
+stage() {
+	local name=$1
+	shift
+	printf '\n==== %s\n' "$name"
+	local t0=$SECONDS
+	if "$@"; then
+		printf '==== %s: ok (%ds)\n' "$name" $((SECONDS - t0))
+	else
+		printf '==== %s: FAILED (%ds)\n' "$name" $((SECONDS - t0))
+		failed_stages+=("$name")
+	fi
+}
+
+setup() { # DIR ARGS...: a fresh build directory
+	local dir=$1
+	shift
+	rm -rf "$dir"
+	meson setup "$dir" -Dwerror=true "$@" >"$dir.setup.log" 2>&1 ||
+		{ cat "$dir.setup.log"; return 1; }
+	ninja -C "$dir" >"$dir.build.log" 2>&1 || { cat "$dir.build.log"; return 1; }
+}
+
+mtest() { # DIR SUITES...
+	local dir=$1
+	shift
+	local args=()
+	for s in "$@"; do args+=(--suite "$s"); done
+	logs+=("$dir/meson-logs/testlog.json")
+	meson test -C "$dir" --print-errorlogs "${args[@]}"
+}
+
+main_build() {
+	setup build-ci && mtest build-ci unit uffd integration vm
+}
+
+asan_build() {
+	setup build-asan -Db_sanitize=address,undefined -Db_lundef=false &&
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+			mtest build-asan unit uffd integration
+}
+
+valgrind_run() {
+	# the daemon of every integration test runs under memcheck; a leak
+	# or error makes it exit 99, which the tests check at unmount
+	SDFS_DAEMON_WRAPPER="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --trace-children=no" \
+		meson test -C build-ci --print-errorlogs --suite integration \
+		--logbase valgrind --timeout-multiplier 4
+	logs+=("build-ci/meson-logs/valgrind.json")
+}
+
+fuzz_smoke() {
+	CC=clang setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false &&
+		mtest build-fuzz fuzz-smoke
+}
+
+cross_aarch64() {
+	# libsdfs only (no FUSE daemon): proves the engine, the injection and
+	# the uffd backend build for arm64
+	local dir=build-aarch64
+	rm -rf "$dir" && mkdir -p "$dir"
+	local f
+	for f in sdfs/*.c; do
+		aarch64-linux-gnu-gcc -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror \
+			-Wno-unused-parameter -c -o /dev/null \
+			$(pkg-config --cflags glib-2.0) -Isdfs "$f" || return 1
+	done
+	echo "aarch64: $(ls sdfs/*.c | wc -l) files compile"
+}
+
+stage "build + unit, uffd, integration, vm suites (-Werror)" main_build
+stage "ASan+UBSan: unit, uffd, integration" asan_build
+stage "valgrind memcheck: integration" valgrind_run
+stage "libFuzzer smoke" fuzz_smoke
+stage "aarch64 cross-compile" cross_aarch64
+
+python3 "$TOP/scripts/count-tests.py" "${logs[@]}"
+if ((${#failed_stages[@]})); then
+	printf 'failed stages: %s\n' "${failed_stages[*]}"
+	exit 1
+fi
