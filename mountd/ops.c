@@ -38,6 +38,35 @@ static void op_create(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m,
 	sdfs_op_forbidden(req);
 }
 
+static void op_rename(fuse_req_t req, fuse_ino_t p, const char *n,
+		      fuse_ino_t np, const char *nn, unsigned int flags)
+{
+	sdfs_op_forbidden(req);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t np,
+		    const char *nn)
+{
+	sdfs_op_forbidden(req);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t p,
+		       const char *n)
+{
+	sdfs_op_forbidden(req);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	sdfs_op_forbidden(req);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	sdfs_op_forbidden(req);
+}
+
 const struct fuse_lowlevel_ops sdfs_ops = {
 	.init = sdfs_op_init,
 	.lookup = sdfs_op_lookup,
@@ -55,4 +84,9 @@ const struct fuse_lowlevel_ops sdfs_ops = {
 	.unlink = op_unlink,
 	.rmdir = op_unlink,
 	.create = op_create,
+	.rename = op_rename,
+	.link = op_link,
+	.symlink = op_symlink,
+	.setxattr = op_setxattr,
+	.removexattr = op_removexattr,
 };

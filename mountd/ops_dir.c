@@ -324,6 +324,9 @@ static bool add_page(struct dirbuf *b, uint64_t addr)
 			      .pid = b->id->pid,
 			      .pageno = pageno};
 
+	/* a page whose number has no inode has no file (sdfs(5)) */
+	if (!sdfs_ino_encode(&n))
+		return true;
 	snprintf(name, sizeof(name), "%016" G_GINT64_MODIFIER "x",
 		 (guint64)addr);
 	/* the next entry starts at the next page */

@@ -76,7 +76,7 @@ int sdfs_status_parse(const char *buf, size_t len, struct sdfs_status *out);
 struct sdfs_proc_id {
 	pid_t pid;
 	uint64_t starttime;
-	uid_t uid; /* real uid, for st_uid */
+	uid_t uid; /* effective uid, for st_uid (as /proc shows) */
 	gid_t gid;
 };
 
