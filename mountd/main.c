@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The sdfs daemon: options, --probe, mount, session loop. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,7 +180,8 @@ int main(int argc, char *argv[])
 		/* libfuse leaves max_threads at UINT_MAX when not given */
 		if (opts.max_threads > 0 && opts.max_threads <= 100000)
 			fuse_loop_cfg_set_max_threads(lc, opts.max_threads);
-		fuse_loop_cfg_set_idle_threads(lc, opts.max_idle_threads);
+		if (opts.max_idle_threads != UINT_MAX) /* UINT_MAX: not given */
+			fuse_loop_cfg_set_idle_threads(lc, opts.max_idle_threads);
 		ret = fuse_session_loop_mt(se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}

@@ -381,8 +381,15 @@ static int fill_pages(struct dirbuf *b, struct dirh *d, off_t off)
 {
 	uint64_t from = (uint64_t)(off - OFF_FIRST) * b->m->page_size;
 
+	size_t used = b->used;
+	int r = -EAGAIN;
+
 	b->child_kind = SDFS_K_PAGE;
-	int r = sdfs_tracker_scan(d->tracker, from, UINT64_MAX, pages_run_fn, b);
+	for (int i = 0; i < SDFS_SCAN_RETRIES && r == -EAGAIN; i++) {
+		b->used = used;
+		r = sdfs_tracker_scan(d->tracker, from, UINT64_MAX,
+				      pages_run_fn, b);
+	}
 	return r < 0 ? r : 0;
 }
 

@@ -43,9 +43,15 @@ static int render(struct fileh *f)
 {
 	f->text = g_string_new(NULL);
 	switch (f->node.kind) {
-	case SDFS_K_DIRTY:
-		return sdfs_tracker_scan(f->tracker, 0, UINT64_MAX,
-					 sdfs_render_run_fn, f->text);
+	case SDFS_K_DIRTY: {
+		int r = -EAGAIN;
+		for (int i = 0; i < SDFS_SCAN_RETRIES && r == -EAGAIN; i++) {
+			g_string_truncate(f->text, 0);
+			r = sdfs_tracker_scan(f->tracker, 0, UINT64_MAX,
+					      sdfs_render_run_fn, f->text);
+		}
+		return r;
+	}
 	case SDFS_K_LAST_DIRTY: {
 		struct sdfs_snapshot *s = sdfs_tracker_last(f->tracker);
 		if (s)
@@ -56,8 +62,12 @@ static int render(struct fileh *f)
 	case SDFS_K_STATUS: {
 		struct sdfs_tracker_info info;
 		uint64_t dirty = 0;
-		int r = sdfs_tracker_scan(f->tracker, 0, UINT64_MAX, count_fn,
-					  &dirty);
+		int r = -EAGAIN;
+		for (int i = 0; i < SDFS_SCAN_RETRIES && r == -EAGAIN; i++) {
+			dirty = 0;
+			r = sdfs_tracker_scan(f->tracker, 0, UINT64_MAX,
+					      count_fn, &dirty);
+		}
 		if (r < 0)
 			return r;
 		sdfs_tracker_info(f->tracker, &info);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -122,46 +123,32 @@ static int parse_dec(const char **p, const char *end, char delim,
 	return 0;
 }
 
-int sdfs_maps_parse_line(const char *line, size_t len, struct sdfs_vma *out,
-			 size_t *path_len)
+/*
+ * Files under /dev/ that hold ordinary memory: /dev/zero (private: anonymous
+ * memory; shared: shmem), POSIX shared memory, hugetlbfs.
+ */
+static bool dev_path_holds_data(const char *path)
 {
-	const char *p = line, *end = line + len;
-	uint64_t major, minor;
-	struct sdfs_vma v = {0};
+	return strncmp(path, "/dev/zero", 9) == 0 ||
+	       strncmp(path, "/dev/shm/", 9) == 0 ||
+	       strncmp(path, "/dev/hugepages/", 15) == 0;
+}
 
-	if (len && line[len - 1] == '\n')
-		end--;
-	if (parse_hex(&p, end, '-', &v.start) < 0 ||
-	    parse_hex(&p, end, ' ', &v.end) < 0 || v.end <= v.start)
-		return -EINVAL;
-	if (end - p < 5 || p[4] != ' ')
-		return -EINVAL;
-	static const char allowed[4][3] = {"r-", "w-", "x-", "ps"};
-	for (int i = 0; i < 4; i++) {
-		if (!strchr(allowed[i], p[i]) || !p[i])
-			return -EINVAL;
-		v.perms[i] = p[i];
-	}
-	v.perms[4] = '\0';
-	p += 5;
-	if (parse_hex(&p, end, ' ', &v.offset) < 0 ||
-	    parse_hex(&p, end, ':', &major) < 0 ||
-	    parse_hex(&p, end, ' ', &minor) < 0 || major > 0xfff ||
-	    minor > 0xfffff)
-		return -EINVAL;
-	v.dev_major = (unsigned)major;
-	v.dev_minor = (unsigned)minor;
-	if (parse_dec(&p, end, 0, &v.inode) < 0)
-		return -EINVAL;
-	/* the path, if any, follows padding spaces */
-	if (p < end && *p != ' ')
-		return -EINVAL;
-	while (p < end && *p == ' ')
-		p++;
-	v.path = p;
-	*path_len = (size_t)(end - p);
-	*out = v;
-	return 0;
+/*
+ * maps does not show VM_IO / VM_PFNMAP. The kernel's page walks skip
+ * VM_PFNMAP already; beyond that, a mapping of a device node holds no
+ * process data. From the name alone: a file under /dev/ that is not one
+ * of the above is taken for a device (sdfs_maps_read then looks closer).
+ */
+static bool dev_path_guess_device(const char *path, size_t len)
+{
+	char buf[16];
+
+	/* the prefixes compared are shorter than buf */
+	len = len < sizeof(buf) - 1 ? len : sizeof(buf) - 1;
+	memcpy(buf, path, len);
+	buf[len] = '\0';
+	return strncmp(buf, "/dev/", 5) == 0 && !dev_path_holds_data(buf);
 }
 
 int sdfs_maps_parse(char *text, struct sdfs_maps *out)
@@ -214,7 +201,23 @@ int sdfs_maps_read(pid_t pid, struct sdfs_maps *out)
 	int r = sdfs_read_file(path, &text, NULL);
 	if (r < 0)
 		return r;
-	return sdfs_maps_parse(text, out);
+	r = sdfs_maps_parse(text, out);
+	if (r < 0)
+		return r;
+	/* a guessed device: is it a device node, seen from the process's
+	 * root? A regular file (e.g. on a tmpfs mounted under /dev) is not */
+	for (size_t i = 0; i < out->n; i++) {
+		struct sdfs_vma *v = &out->vmas[i];
+		struct stat st;
+		if (!v->device)
+			continue;
+		g_autofree char *p = g_strdup_printf("/proc/%d/root%s", (int)pid,
+						     v->path);
+		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_ino == v->inode)
+			v->device = false;
+	}
+	return 0;
 }
 
 void sdfs_maps_free(struct sdfs_maps *m)
@@ -242,6 +245,49 @@ ssize_t sdfs_maps_find(const struct sdfs_maps *m, uint64_t addr)
 	return -1;
 }
 
+int sdfs_maps_parse_line(const char *line, size_t len, struct sdfs_vma *out,
+			 size_t *path_len)
+{
+	const char *p = line, *end = line + len;
+	uint64_t major, minor;
+	struct sdfs_vma v = {0};
+
+	if (len && line[len - 1] == '\n')
+		end--;
+	if (parse_hex(&p, end, '-', &v.start) < 0 ||
+	    parse_hex(&p, end, ' ', &v.end) < 0 || v.end <= v.start)
+		return -EINVAL;
+	if (end - p < 5 || p[4] != ' ')
+		return -EINVAL;
+	static const char allowed[4][3] = {"r-", "w-", "x-", "ps"};
+	for (int i = 0; i < 4; i++) {
+		if (!strchr(allowed[i], p[i]) || !p[i])
+			return -EINVAL;
+		v.perms[i] = p[i];
+	}
+	v.perms[4] = '\0';
+	p += 5;
+	if (parse_hex(&p, end, ' ', &v.offset) < 0 ||
+	    parse_hex(&p, end, ':', &major) < 0 ||
+	    parse_hex(&p, end, ' ', &minor) < 0 || major > 0xfff ||
+	    minor > 0xfffff)
+		return -EINVAL;
+	v.dev_major = (unsigned)major;
+	v.dev_minor = (unsigned)minor;
+	if (parse_dec(&p, end, 0, &v.inode) < 0)
+		return -EINVAL;
+	/* the path, if any, follows padding spaces */
+	if (p < end && *p != ' ')
+		return -EINVAL;
+	while (p < end && *p == ' ')
+		p++;
+	v.path = p;
+	*path_len = (size_t)(end - p);
+	v.device = dev_path_guess_device(p, *path_len);
+	*out = v;
+	return 0;
+}
+
 bool sdfs_vma_trackable(const struct sdfs_vma *v)
 {
 	static const char *const never[] = {"[vvar]", "[vvar_vclock]",
@@ -250,17 +296,7 @@ bool sdfs_vma_trackable(const struct sdfs_vma *v)
 	for (size_t i = 0; i < G_N_ELEMENTS(never); i++)
 		if (strcmp(v->path, never[i]) == 0)
 			return false;
-	/*
-	 * Device mappings (VM_IO / VM_PFNMAP) hold no process data. The
-	 * kernel's page walks skip VM_PFNMAP already; maps does not show the
-	 * flags, so a mapping of a file under /dev other than shared memory
-	 * (/dev/shm, /dev/zero) is taken to be a device mapping.
-	 */
-	if (strncmp(v->path, "/dev/", 5) == 0 &&
-	    strncmp(v->path, "/dev/shm/", 9) != 0 &&
-	    strncmp(v->path, "/dev/zero", 9) != 0)
-		return false;
-	return true;
+	return !v->device;
 }
 
 int sdfs_stat_parse(const char *buf, size_t len, struct sdfs_stat *out)

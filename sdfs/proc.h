@@ -15,6 +15,7 @@ struct sdfs_vma {
 	unsigned dev_major, dev_minor;
 	char perms[5]; /* "rw-p", NUL-terminated */
 	const char *path; /* points into the owning sdfs_maps; "" if anonymous */
+	bool device; /* maps a device node: holds no process data */
 };
 
 /* A parsed /proc/PID/maps: ascending, non-overlapping. */
@@ -45,7 +46,7 @@ ssize_t sdfs_maps_find(const struct sdfs_maps *m, uint64_t addr);
 
 /*
  * Whether a mapping can hold the process's own data (SPEC §2): false for
- * [vvar], [vvar_vclock], [vsyscall] and device mappings (see proc.c).
+ * [vvar], [vvar_vclock], [vsyscall] and device mappings (v->device).
  */
 bool sdfs_vma_trackable(const struct sdfs_vma *v);
 

@@ -172,6 +172,8 @@ static bool entry_dirty(uint64_t e, enum sdfs_scan_need need)
 		return false;
 	if (need == SDFS_NEED_SOFT_DIRTY && !(e & PM_SOFT_DIRTY))
 		return false;
+	if (need == SDFS_NEED_ANON && (e & PM_FILE))
+		return false;
 	/* the zero page is present but holds nothing the process wrote;
 	 * PFNs are 0 without CAP_SYS_ADMIN, and then it cannot be told */
 	if ((e & PM_PRESENT) && is_zero_pfn(e & PM_PFN_MASK))
@@ -227,6 +229,7 @@ static int scan_vma_ioctl(int fd, struct emitter *em, uint64_t start,
 			  bool wp_matching, struct page_region *vec)
 {
 	uint64_t cat = need_category(need);
+	uint64_t not = PAGE_IS_PFNZERO | (need == SDFS_NEED_ANON ? PAGE_IS_FILE : 0);
 	/*
 	 * Always restrict to present or swapped pages and drop the zero
 	 * page. This also keeps the kernel off its fast path for
@@ -240,8 +243,8 @@ static int scan_vma_ioctl(int fd, struct emitter *em, uint64_t start,
 		.end = end,
 		.vec = (uintptr_t)vec,
 		.vec_len = SCAN_VEC,
-		.category_inverted = PAGE_IS_PFNZERO,
-		.category_mask = PAGE_IS_PFNZERO | cat,
+		.category_inverted = not,
+		.category_mask = not | cat,
 		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 		.return_mask = cat ? cat : (PAGE_IS_PRESENT | PAGE_IS_SWAPPED),
 	};

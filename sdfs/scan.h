@@ -12,6 +12,10 @@ enum sdfs_scan_need {
 	SDFS_NEED_NOTHING, /* epoch 0: every present or swapped page */
 	SDFS_NEED_SOFT_DIRTY, /* bit 55 / PAGE_IS_SOFT_DIRTY */
 	SDFS_NEED_WRITTEN, /* PAGE_IS_WRITTEN (uffd-wp async) */
+	/* an anonymous page (not PAGE_IS_FILE / pagemap bit 61): in a special
+	 * mapping such as [vdso], a page becomes anonymous only when it is
+	 * written (copy on write) */
+	SDFS_NEED_ANON,
 };
 
 /* Open /proc/PID/pagemap with the calling thread's credentials. */

@@ -280,10 +280,13 @@ static int stop_at_first(void *ctx, const struct sdfs_vma *vma,
 int sdfs_tracker_page_dirty(struct sdfs_tracker *t, uint64_t addr)
 {
 	size_t ps = sdfs_page_size();
+	int r = -EAGAIN;
 
 	if (addr % ps)
 		return 0;
-	return sdfs_tracker_scan(t, addr, addr + ps, stop_at_first, NULL);
+	for (int i = 0; i < SDFS_SCAN_RETRIES && r == -EAGAIN; i++)
+		r = sdfs_tracker_scan(t, addr, addr + ps, stop_at_first, NULL);
+	return r;
 }
 
 int sdfs_tracker_clear(struct sdfs_tracker *t)

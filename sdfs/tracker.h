@@ -65,8 +65,11 @@ int sdfs_tracker_alive(struct sdfs_tracker *t);
 /*
  * Scan the current epoch's dirty set over [from, to) (trackable mappings
  * only), calling fn for each run; see sdfs_run_fn. Reads /proc/PID/maps
- * and pagemap with the calling thread's credentials.
+ * and pagemap with the calling thread's credentials. -EAGAIN: the
+ * process exec'd during the scan; what fn was given is void, scan again
+ * (SDFS_SCAN_RETRIES times is plenty).
  */
+#define SDFS_SCAN_RETRIES 3
 int sdfs_tracker_scan(struct sdfs_tracker *t, uint64_t from, uint64_t to,
 		      sdfs_run_fn fn, void *ctx);
 
