@@ -79,6 +79,7 @@
 
 #include "compat.h"
 #include "inject.h"
+#include "scan.h"
 #include "inject_arch.h"
 #include "inject_priv.h"
 #include "log.h"
@@ -101,11 +102,12 @@ unsigned sdfs_inject_last_retries(void)
 	return last_retries;
 }
 
-static bool find_in(const unsigned char *buf, size_t len, uint64_t base,
-		    uint64_t *out)
+/* A syscall instruction within one page; the injector peeks the two
+ * aligned words around it, which must lie in the same page. */
+static bool find_in_page(const unsigned char *buf, size_t ps, uint64_t base,
+			 uint64_t *out)
 {
-	/* the injector reads 16 bytes around it: keep 8 bytes of margin */
-	for (size_t off = 0; off + 8 <= len; off += INJ_INSN_ALIGN) {
+	for (size_t off = 0; (off & ~7UL) + 16 <= ps; off += INJ_INSN_ALIGN) {
 		if (memcmp(buf + off, inj_insn, INJ_INSN_LEN) == 0) {
 			*out = base + off;
 			return true;
@@ -114,28 +116,33 @@ static bool find_in(const unsigned char *buf, size_t len, uint64_t base,
 	return false;
 }
 
-static bool search_vma(pid_t pid, const struct sdfs_vma *v, uint64_t *out)
+/*
+ * Search the pages of v that are present already. Reading or executing a
+ * page that is not would fault it in, and sdfs must not change what the
+ * process has in memory: epoch 0 counts every present page.
+ */
+static bool search_vma(pid_t pid, int pm_fd, const struct sdfs_vma *v,
+		       uint64_t *out)
 {
-	size_t len = v->end - v->start;
-	if (len > SCAN_LIMIT)
-		len = SCAN_LIMIT;
-	g_autofree unsigned char *buf = g_try_malloc(len);
+	size_t ps = sdfs_page_size();
+	uint64_t end = v->end - v->start > SCAN_LIMIT ? v->start + SCAN_LIMIT
+						      : v->end;
+	g_autofree unsigned char *buf = g_try_malloc(ps);
 	if (!buf)
 		return false;
-	struct iovec l = {buf, len}, r = {(void *)(uintptr_t)v->start, len};
-	ssize_t n = process_vm_readv(pid, &l, 1, &r, 1, 0);
-	if (n <= 0) {
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+	for (uint64_t a = v->start; a < end; a += ps) {
+		uint64_t e;
+		if (pread(pm_fd, &e, sizeof(e), (off_t)(a / ps * 8)) != sizeof(e))
 			return false;
-		n = pread(fd, buf, len, (off_t)v->start);
-		close(fd);
-		if (n <= 0)
-			return false;
+		if (!(e & PM_PRESENT))
+			continue;
+		struct iovec l = {buf, ps}, r = {(void *)(uintptr_t)a, ps};
+		if (process_vm_readv(pid, &l, 1, &r, 1, 0) != (ssize_t)ps)
+			continue;
+		if (find_in_page(buf, ps, a, out))
+			return true;
 	}
-	return find_in(buf, (size_t)n, v->start, out);
+	return false;
 }
 
 /* A syscall instruction in pid's executable mappings, [vdso] first. */
@@ -145,17 +152,23 @@ static int find_syscall_insn(pid_t pid, uint64_t *out)
 	int r = sdfs_maps_read(pid, &m);
 	if (r < 0)
 		return r == -ENOENT ? -ESRCH : r;
+	int pm = sdfs_pagemap_open(pid);
+	if (pm < 0) {
+		sdfs_maps_free(&m);
+		return pm == -ENOENT ? -ESRCH : pm;
+	}
 	/* no mappings: the mm is gone (exiting) */
 	r = m.n ? -ENOEXEC : -ESRCH;
 	for (size_t i = 0; i < m.n && r < 0; i++)
 		if (strcmp(m.vmas[i].path, "[vdso]") == 0 &&
-		    search_vma(pid, &m.vmas[i], out))
+		    search_vma(pid, pm, &m.vmas[i], out))
 			r = 0;
 	for (size_t i = 0; i < m.n && r < 0; i++)
 		if (m.vmas[i].perms[2] == 'x' && m.vmas[i].perms[0] == 'r' &&
 		    strcmp(m.vmas[i].path, "[vsyscall]") != 0 &&
-		    search_vma(pid, &m.vmas[i], out))
+		    search_vma(pid, pm, &m.vmas[i], out))
 			r = 0;
+	close(pm);
 	sdfs_maps_free(&m);
 	return r;
 }
