@@ -7,12 +7,10 @@
 
 #include <glib.h>
 
+#include "clearparse.h"
 #include "ops.h"
 #include "pages.h"
 #include "render.h"
-
-/* The longest write to clear we look at: "1\n" and "4\n" are valid. */
-#define CLEAR_MAX 2
 
 struct fileh {
 	struct sdfs_node node;
@@ -204,16 +202,6 @@ void sdfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fuse_reply_err(req, EINVAL);
 }
 
-/* "1" or "4", optionally followed by one newline. */
-static bool clear_request_valid(const char *buf, size_t size)
-{
-	if (size == 0 || size > CLEAR_MAX)
-		return false;
-	if (buf[0] != '1' && buf[0] != '4')
-		return false;
-	return size == 1 || buf[1] == '\n';
-}
-
 void sdfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		   size_t size, off_t off, struct fuse_file_info *fi)
 {
@@ -225,7 +213,7 @@ void sdfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	if (!clear_request_valid(buf, size)) {
+	if (!sdfs_clear_request_valid(buf, size)) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}

@@ -193,15 +193,27 @@ int sdfs_maps_parse(char *text, struct sdfs_maps *out)
 	return 0;
 }
 
+/* Reads of maps beyond one page of text: see sdfs_maps_read. */
+#define MAPS_READ_TRIES 16
+
 int sdfs_maps_read(pid_t pid, struct sdfs_maps *out)
 {
 	char path[64], *text;
+	int r = -EINVAL;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	int r = sdfs_read_file(path, &text, NULL);
-	if (r < 0)
-		return r;
-	r = sdfs_maps_parse(text, out);
+	/*
+	 * The kernel hands out maps one page of text per read(), taking the
+	 * mmap lock anew each time; a mapping that changed in between can
+	 * show up again below the previous line's end. Such a torn text
+	 * fails to parse: read it again.
+	 */
+	for (int i = 0; i < MAPS_READ_TRIES && r == -EINVAL; i++) {
+		r = sdfs_read_file(path, &text, NULL);
+		if (r < 0)
+			return r;
+		r = sdfs_maps_parse(text, out);
+	}
 	if (r < 0)
 		return r;
 	/* a guessed device: is it a device node, seen from the process's

@@ -523,6 +523,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/uffd/traced-ebusy", test_traced);
 	g_test_add_func("/uffd/no-lost-write", test_no_lost_write);
 	g_test_add_func("/uffd/kill9", test_kill9);
-	g_test_add_func("/uffd/bench-4gib", test_bench);
+	/* a measurement, not a test: only on request */
+	if (g_getenv("SDFS_UFFD_BENCH"))
+		g_test_add_func("/uffd/bench-4gib", test_bench);
 	return g_test_run();
 }
