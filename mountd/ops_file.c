@@ -15,7 +15,7 @@
 struct fileh {
 	struct sdfs_node node;
 	struct sdfs_tracker *tracker;
-	GString *text; /* rendered at open: text files */
+	struct sdfs_text *text; /* rendered at open: text files */
 };
 
 static void fileh_free(struct fileh *f)
@@ -25,7 +25,7 @@ static void fileh_free(struct fileh *f)
 	if (f->tracker)
 		sdfs_tracker_put(f->tracker);
 	if (f->text)
-		g_string_free(f->text, true);
+		sdfs_text_free(f->text);
 	g_free(f);
 }
 
@@ -39,12 +39,14 @@ static int count_fn(void *ctx, const struct sdfs_vma *vma, uint64_t start,
 /* Render the text of a text file into f->text. */
 static int render(struct fileh *f)
 {
-	f->text = g_string_new(NULL);
+	f->text = sdfs_text_new();
+	if (!f->text)
+		return -ENOMEM;
 	switch (f->node.kind) {
 	case SDFS_K_DIRTY: {
 		int r = -EAGAIN;
 		for (int i = 0; i < SDFS_SCAN_RETRIES && r == -EAGAIN; i++) {
-			g_string_truncate(f->text, 0);
+			sdfs_text_truncate(f->text, 0);
 			r = sdfs_tracker_scan(f->tracker, 0, UINT64_MAX,
 					      sdfs_render_run_fn, f->text);
 		}
@@ -75,11 +77,11 @@ static int render(struct fileh *f)
 	case SDFS_K_CLEAR: {
 		struct sdfs_tracker_info info;
 		sdfs_tracker_info(f->tracker, &info);
-		g_string_append_printf(f->text, "%" PRIu64 "\n", info.epoch);
+		sdfs_text_printf(f->text, "%" PRIu64 "\n", info.epoch);
 		return 0;
 	}
 	default:
-		g_string_free(f->text, true);
+		sdfs_text_free(f->text);
 		f->text = NULL;
 		return 0;
 	}
@@ -90,9 +92,13 @@ void sdfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct sdfs_mount *m = mnt_of(req);
 	struct sdfs_cred_saved saved;
 	struct sdfs_proc_id id;
-	struct fileh *f = g_new0(struct fileh, 1);
+	struct fileh *f = g_try_new0(struct fileh, 1);
 	int r;
 
+	if (!f) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
 	if (sdfs_ino_decode(ino, &f->node) < 0 || f->node.kind == SDFS_K_ROOT) {
 		fileh_free(f);
 		fuse_reply_err(req, ENOENT);
@@ -120,6 +126,8 @@ void sdfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		r = sdfs_req_tracker(m, &id, &f->tracker);
 	if (r == 0)
 		r = render(f);
+	if (r == 0 && f->text && f->text->failed)
+		r = -ENOMEM;
 	sdfs_cred_leave(&saved);
 	if (r < 0) {
 		fileh_free(f);

@@ -1,24 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <inttypes.h>
 
 #include "render.h"
 
-void sdfs_render_range(GString *out, uint64_t start, uint64_t end,
+void sdfs_render_range(struct sdfs_text *out, uint64_t start, uint64_t end,
 		       const char *perms, const char *path)
 {
 	uint64_t pages = (end - start) / sdfs_page_size();
 
-	g_string_append_printf(out, "%016" PRIx64 "-%016" PRIx64 " %" PRIu64
+	sdfs_text_printf(out, "%016" PRIx64 "-%016" PRIx64 " %" PRIu64
 				    " %s",
 			       start, end, pages, perms);
 	if (path && *path) {
-		g_string_append_c(out, ' ');
-		g_string_append(out, path);
+		sdfs_text_append_len(out, " ", 1);
+		sdfs_text_append(out, path);
 	}
-	g_string_append_c(out, '\n');
+	sdfs_text_append_len(out, "\n", 1);
 }
 
-void sdfs_render_dirtyset(GString *out, const struct sdfs_dirtyset *s)
+void sdfs_render_dirtyset(struct sdfs_text *out, const struct sdfs_dirtyset *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		const struct sdfs_run *r = &s->runs[i];
@@ -27,26 +28,28 @@ void sdfs_render_dirtyset(GString *out, const struct sdfs_dirtyset *s)
 	}
 }
 
-int sdfs_render_run_fn(void *gstring, const struct sdfs_vma *vma,
+int sdfs_render_run_fn(void *text, const struct sdfs_vma *vma,
 		       uint64_t start, uint64_t end)
 {
-	sdfs_render_range(gstring, start, end, vma->perms, vma->path);
-	return 0;
+	struct sdfs_text *t = text;
+
+	sdfs_render_range(t, start, end, vma->perms, vma->path);
+	return t->failed ? -ENOMEM : 0;
 }
 
-void sdfs_render_status(GString *out, const struct sdfs_tracker_info *i,
+void sdfs_render_status(struct sdfs_text *out, const struct sdfs_tracker_info *i,
 			uint64_t dirty_pages)
 {
-	g_string_append_printf(out, "pid: %d\n", (int)i->pid);
-	g_string_append_printf(out, "backend: %s\n", i->backend);
-	g_string_append_printf(out, "epoch: %" PRIu64 "\n", i->epoch);
+	sdfs_text_printf(out, "pid: %d\n", (int)i->pid);
+	sdfs_text_printf(out, "backend: %s\n", i->backend);
+	sdfs_text_printf(out, "epoch: %" PRIu64 "\n", i->epoch);
 	if (i->cleared_at.tv_sec || i->cleared_at.tv_nsec)
-		g_string_append_printf(out, "cleared_at: %lld.%09ld\n",
+		sdfs_text_printf(out, "cleared_at: %lld.%09ld\n",
 				       (long long)i->cleared_at.tv_sec,
 				       (long)i->cleared_at.tv_nsec);
 	else
-		g_string_append(out, "cleared_at: 0\n");
-	g_string_append_printf(out, "frozen_us: %" PRIu64 "\n", i->frozen_us);
-	g_string_append_printf(out, "dirty_pages: %" PRIu64 "\n", dirty_pages);
-	g_string_append_printf(out, "last_pages: %" PRIu64 "\n", i->last_pages);
+		sdfs_text_append(out, "cleared_at: 0\n");
+	sdfs_text_printf(out, "frozen_us: %" PRIu64 "\n", i->frozen_us);
+	sdfs_text_printf(out, "dirty_pages: %" PRIu64 "\n", dirty_pages);
+	sdfs_text_printf(out, "last_pages: %" PRIu64 "\n", i->last_pages);
 }

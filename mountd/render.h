@@ -2,24 +2,25 @@
 /* The text of dirty_ranges and status (SPEC §2.1, §2.5). */
 #pragma once
 
-#include <glib.h>
 #include <stdint.h>
 
 #include "proc.h"
 #include "ranges.h"
+#include "text.h"
 #include "tracker.h"
 
 /* Append one dirty_ranges line: "START-END PAGES PERMS[ PATH]\n". */
-void sdfs_render_range(GString *out, uint64_t start, uint64_t end,
+void sdfs_render_range(struct sdfs_text *out, uint64_t start, uint64_t end,
 		       const char *perms, const char *path);
 
 /* Append every line of a dirty set. */
-void sdfs_render_dirtyset(GString *out, const struct sdfs_dirtyset *s);
+void sdfs_render_dirtyset(struct sdfs_text *out, const struct sdfs_dirtyset *s);
 
 /* The status text. */
-void sdfs_render_status(GString *out, const struct sdfs_tracker_info *i,
+void sdfs_render_status(struct sdfs_text *out, const struct sdfs_tracker_info *i,
 			uint64_t dirty_pages);
 
-/* A run callback (sdfs_run_fn) appending lines to a GString. */
-int sdfs_render_run_fn(void *gstring, const struct sdfs_vma *vma,
+/* A run callback (sdfs_run_fn) appending lines to a struct sdfs_text;
+ * -ENOMEM when they no longer fit. */
+int sdfs_render_run_fn(void *text, const struct sdfs_vma *vma,
 		       uint64_t start, uint64_t end);

@@ -127,8 +127,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	/* one line per run, in the SPEC §2.1 shape */
-	GString *out = g_string_new(NULL);
+	struct sdfs_text *out = sdfs_text_new();
+	CHECK(out);
 	sdfs_render_dirtyset(out, &s);
+	CHECK(!out->failed);
 	const char *p = out->str;
 	for (size_t k = 0; k < nruns; k++) {
 		const char *nl = strchr(p, '\n');
@@ -146,7 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p = nl + 1;
 	}
 	CHECK(*p == '\0');
-	g_string_free(out, TRUE);
+	sdfs_text_free(out);
 
 	sdfs_dirtyset_clear(&s);
 	CHECK(s.n == 0 && s.nvmas == 0 && s.pages == 0);

@@ -18,9 +18,9 @@ static uint64_t P;
 static char *range(uint64_t start, uint64_t end, const char *perms,
 		   const char *path)
 {
-	GString *s = g_string_new(NULL);
+	struct sdfs_text *s = sdfs_text_new();
 	sdfs_render_range(s, start, end, perms, path);
-	return g_string_free(s, FALSE);
+	return sdfs_text_steal(s);
 }
 
 /* Literal lines, for the common 4 KiB page size. */
@@ -141,7 +141,7 @@ static void test_dirtyset(void)
 			     .path = "[heap]"};
 
 	sdfs_dirtyset_init(&s);
-	GString *out = g_string_new(NULL);
+	struct sdfs_text *out = sdfs_text_new();
 	sdfs_render_dirtyset(out, &s);
 	g_assert_cmpstr(out->str, ==, ""); /* cat of an empty set: nothing */
 
@@ -174,15 +174,15 @@ static void test_dirtyset(void)
 				"[heap]\n");
 
 	/* the run callback renders the same line from a vma */
-	GString *cb = g_string_new(NULL);
+	struct sdfs_text *cb = sdfs_text_new();
 	g_assert_cmpint(sdfs_render_run_fn(cb, &b, 0x110 * P, 0x111 * P), ==,
 			0);
 	g_auto(GStrv) lines = g_strsplit(out->str, "\n", -1);
 	g_autofree char *line1 = g_strconcat(lines[1], "\n", NULL);
 	g_assert_cmpstr(cb->str, ==, line1);
 
-	g_string_free(cb, TRUE);
-	g_string_free(out, TRUE);
+	sdfs_text_free(cb);
+	sdfs_text_free(out);
 	sdfs_dirtyset_free(&s);
 }
 
@@ -211,7 +211,7 @@ static void check_status_shape(const char *text)
 static void test_status_before_clear(void)
 {
 	struct sdfs_tracker_info i = {.pid = 1234, .backend = "soft-dirty"};
-	GString *s = g_string_new(NULL);
+	struct sdfs_text *s = sdfs_text_new();
 
 	sdfs_render_status(s, &i, 120);
 	g_assert_cmpstr(s->str, ==,
@@ -223,7 +223,7 @@ static void test_status_before_clear(void)
 			"dirty_pages: 120\n"
 			"last_pages: 0\n");
 	check_status_shape(s->str);
-	g_string_free(s, TRUE);
+	sdfs_text_free(s);
 }
 
 static void test_status_after_clear(void)
@@ -236,7 +236,7 @@ static void test_status_after_clear(void)
 		.frozen_us = 85,
 		.last_pages = 4711,
 	};
-	GString *s = g_string_new(NULL);
+	struct sdfs_text *s = sdfs_text_new();
 
 	sdfs_render_status(s, &i, UINT64_MAX);
 	g_assert_cmpstr(s->str, ==,
@@ -262,14 +262,14 @@ static void test_status_after_clear(void)
 		{1, 0, "cleared_at: 1.000000000\n"},
 	};
 	for (size_t k = 0; k < G_N_ELEMENTS(ts); k++) {
-		g_string_truncate(s, 0);
+		sdfs_text_truncate(s, 0);
 		i.cleared_at.tv_sec = ts[k].sec;
 		i.cleared_at.tv_nsec = ts[k].nsec;
 		sdfs_render_status(s, &i, 0);
 		g_assert_nonnull(strstr(s->str, ts[k].want));
 		check_status_shape(s->str);
 	}
-	g_string_free(s, TRUE);
+	sdfs_text_free(s);
 }
 
 /* ------------------------------------------------------- real maps */
@@ -293,7 +293,7 @@ static void test_self_maps_rerender(void)
 	GString *all = g_string_new(NULL);
 	for (size_t i = 0; i < m.n; i++) {
 		const struct sdfs_vma *v = &m.vmas[i];
-		GString *one = g_string_new(NULL);
+		struct sdfs_text *one = sdfs_text_new();
 		sdfs_render_range(one, v->start, v->end, v->perms, v->path);
 		g_string_append(all, one->str);
 
@@ -330,7 +330,7 @@ static void test_self_maps_rerender(void)
 						 we, (e - s) / P, kperms);
 		g_assert_cmpstr(one->str, ==, want);
 		check_line(one->str, one->len, s, e, kperms, kpath);
-		g_string_free(one, TRUE);
+		sdfs_text_free(one);
 	}
 	/* the concatenation sorts in address order as plain text */
 	g_auto(GStrv) rl = g_strsplit(all->str, "\n", -1);
