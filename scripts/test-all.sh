@@ -50,7 +50,7 @@ mtest() { # DIR SUITES...
 }
 
 main_build() {
-	setup build-ci && mtest build-ci unit uffd integration vm
+	setup build-ci && mtest build-ci unit uffd integration vm bench-smoke
 }
 
 asan_build() {
