@@ -2,6 +2,7 @@
 /* The sdfs daemon: options, --probe, mount, session loop. */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -158,6 +159,12 @@ int main(int argc, char *argv[])
 		fail("%s", reason);
 		goto out;
 	}
+	/*
+	 * Rendered texts and snapshots are large and short-lived: give them
+	 * back to the system when freed, instead of letting glibc's dynamic
+	 * threshold keep them in the heap (daemon RSS, tests/bench).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	mnt.page_size = sdfs_page_size();
 	struct sdfs_engine_opts eo = {.backend = b, .nofreeze = cfg.nofreeze};
 	mnt.engine = sdfs_engine_new(&eo);
@@ -165,6 +172,7 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&args, &sdfs_ops, sizeof(sdfs_ops), &mnt);
 	if (!se)
 		goto out;
+	mnt.se = se;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);

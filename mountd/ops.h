@@ -14,6 +14,7 @@
 struct sdfs_mount {
 	struct sdfs_engine *engine;
 	size_t page_size;
+	struct fuse_session *se; /* for notifications to the kernel */
 };
 
 extern const struct fuse_lowlevel_ops sdfs_ops;
@@ -30,8 +31,8 @@ int sdfs_req_enter(fuse_req_t req, struct sdfs_cred_saved *s);
 
 /* Identify the process of a node and check the caller may access it in
  * mode. 0, -ENOENT (gone or not visible), -EACCES. Call inside enter. */
-int sdfs_req_process(pid_t pid, enum sdfs_access_mode mode,
-		     struct sdfs_proc_id *id);
+int sdfs_req_process(struct sdfs_mount *m, pid_t pid,
+		     enum sdfs_access_mode mode, struct sdfs_proc_id *id);
 
 /* The tracker of a process (a reference), or -errno. */
 int sdfs_req_tracker(struct sdfs_mount *m, const struct sdfs_proc_id *id,

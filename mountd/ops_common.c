@@ -30,10 +30,16 @@ int sdfs_req_enter(fuse_req_t req, struct sdfs_cred_saved *s)
 	return sdfs_cred_enter(&caller, s);
 }
 
-int sdfs_req_process(pid_t pid, enum sdfs_access_mode mode,
-		     struct sdfs_proc_id *id)
+int sdfs_req_process(struct sdfs_mount *m, pid_t pid,
+		     enum sdfs_access_mode mode, struct sdfs_proc_id *id)
 {
-	int r = sdfs_proc_identify(pid, id);
+	int r;
+
+	/* a process sdfs tracks already: its pidfd says it is the same one */
+	if (sdfs_engine_known(m->engine, pid, id) == 0)
+		r = sdfs_proc_owner(pid, id);
+	else
+		r = sdfs_proc_identify(pid, id);
 	if (r < 0)
 		return r;
 	return sdfs_access_check(pid, mode);

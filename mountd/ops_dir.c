@@ -109,7 +109,7 @@ void sdfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	case SDFS_K_ROOT:
 		child.kind = SDFS_K_PIDDIR;
 		child.pid = sdfs_parse_pid_name(name);
-		r = child.pid > 0 ? sdfs_req_process(child.pid, SDFS_ACCESS_READ, &id)
+		r = child.pid > 0 ? sdfs_req_process(m, child.pid, SDFS_ACCESS_READ, &id)
 				  : -ENOENT;
 		/* a process the caller may not see does not exist for it */
 		if (r == -EACCES)
@@ -122,13 +122,13 @@ void sdfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			break;
 		child.kind = (enum sdfs_kind)r;
 		child.pid = pn.pid;
-		r = sdfs_req_process(pn.pid, SDFS_ACCESS_READ, &id);
+		r = sdfs_req_process(m, pn.pid, SDFS_ACCESS_READ, &id);
 		if (r == -EACCES)
 			r = -ENOENT;
 		break;
 	case SDFS_K_PAGES:
 	case SDFS_K_LAST_PAGES:
-		r = sdfs_req_process(pn.pid, SDFS_ACCESS_ATTACH, &id);
+		r = sdfs_req_process(m, pn.pid, SDFS_ACCESS_ATTACH, &id);
 		if (r == 0)
 			r = lookup_page(m, &pn, name, &id, &child, &ts);
 		break;
@@ -168,7 +168,7 @@ void sdfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -r);
 		return;
 	}
-	r = sdfs_req_process(n.pid, SDFS_ACCESS_READ, &id);
+	r = sdfs_req_process(m, n.pid, SDFS_ACCESS_READ, &id);
 	if (r == 0 && n.kind == SDFS_K_LAST_PAGE) {
 		/* mtime: the time of the clear that captured the page */
 		struct sdfs_tracker *t;
@@ -186,7 +186,11 @@ void sdfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	sdfs_cred_leave(&saved);
 	if (r < 0) {
-		fuse_reply_err(req, r == -EACCES ? EACCES : ENOENT);
+		/* through an open file (fstat, or a read revalidating the
+		 * size) a process that is gone is ESRCH (SPEC §3.4) */
+		if (r != -EACCES)
+			r = fi && !sdfs_kind_is_dir(n.kind) ? -ESRCH : -ENOENT;
+		fuse_reply_err(req, -r);
 		return;
 	}
 	sdfs_node_attr(m, &n, &id, &ts, &st);
@@ -207,7 +211,7 @@ static void dirh_free(struct dirh *d)
 	g_free(d);
 }
 
-/* The processes the caller may see, ascending. */
+/* The processes the caller may see. */
 static int list_pids(GArray *out)
 {
 	DIR *d = opendir("/proc");
@@ -219,7 +223,9 @@ static int list_pids(GArray *out)
 		struct sdfs_proc_id id;
 		if (pid <= 0)
 			continue;
-		if (sdfs_req_process(pid, SDFS_ACCESS_READ, &id) == 0)
+		/* /proc lists thread-group leaders only */
+		if (sdfs_proc_identify_flags(pid, SDFS_ID_LEADER_KNOWN, &id) == 0 &&
+		    sdfs_access_check(pid, SDFS_ACCESS_READ) == 0)
 			g_array_append_val(out, pid);
 	}
 	closedir(d);
@@ -259,11 +265,11 @@ void sdfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		break;
 	case SDFS_K_PIDDIR:
 	case SDFS_K_LAST:
-		r = sdfs_req_process(d->node.pid, SDFS_ACCESS_READ, &d->id);
+		r = sdfs_req_process(m, d->node.pid, SDFS_ACCESS_READ, &d->id);
 		break;
 	case SDFS_K_PAGES:
 	case SDFS_K_LAST_PAGES:
-		r = sdfs_req_process(d->node.pid, SDFS_ACCESS_ATTACH, &d->id);
+		r = sdfs_req_process(m, d->node.pid, SDFS_ACCESS_ATTACH, &d->id);
 		if (r == 0)
 			r = sdfs_req_tracker(m, &d->id, &d->tracker);
 		if (r == 0 && d->node.kind == SDFS_K_LAST_PAGES)

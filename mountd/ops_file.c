@@ -121,7 +121,7 @@ void sdfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -r);
 		return;
 	}
-	r = sdfs_req_process(f->node.pid, sdfs_node_access(f->node.kind), &id);
+	r = sdfs_req_process(m, f->node.pid, sdfs_node_access(f->node.kind), &id);
 	if (r == 0)
 		r = sdfs_req_tracker(m, &id, &f->tracker);
 	if (r == 0)
@@ -134,8 +134,26 @@ void sdfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, r == -ESRCH ? ENOENT : -r);
 		return;
 	}
-	/* content is computed here or read live: never trust st_size */
-	fi->direct_io = 1;
+	/*
+	 * Since Linux 6.5 splice and sendfile (busybox cat) read a direct_io
+	 * file through the page cache up to i_size, which is 0 for text that
+	 * is computed at open. Tell the kernel the length: storing the last
+	 * byte extends i_size (a later short read shrinks it again). read(2)
+	 * does not depend on it.
+	 */
+	if (f->text && f->text->len && m->se) {
+		struct fuse_bufvec last = FUSE_BUFVEC_INIT(1);
+		last.buf[0].mem = f->text->str + f->text->len - 1;
+		fuse_lowlevel_notify_store(m->se, ino, (off_t)f->text->len - 1,
+					   &last, 0);
+	}
+	/*
+	 * Text is computed here: its st_size (0) means nothing, so no page
+	 * cache (direct_io). A page file is exactly one page, so the page
+	 * cache may serve it within one open (no read past EOF, and mmap
+	 * works); keep_cache = 0 drops it at every open, so reads are live.
+	 */
+	fi->direct_io = f->text ? 1 : 0;
 	fi->keep_cache = 0;
 	fi->fh = (uint64_t)(uintptr_t)f;
 	fuse_reply_open(req, fi);
@@ -213,6 +231,7 @@ void sdfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void sdfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		   size_t size, off_t off, struct fuse_file_info *fi)
 {
+	struct sdfs_mount *m = mnt_of(req);
 	struct fileh *f = (struct fileh *)(uintptr_t)fi->fh;
 	struct sdfs_cred_saved saved;
 	struct sdfs_proc_id id;
@@ -230,7 +249,7 @@ void sdfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		r = sdfs_tracker_alive(f->tracker);
 		/* re-check: rights may have changed since open (setuid exec) */
 		if (r == 0)
-			r = sdfs_req_process(f->node.pid, SDFS_ACCESS_ATTACH, &id);
+			r = sdfs_req_process(m, f->node.pid, SDFS_ACCESS_ATTACH, &id);
 		if (r == 0 && id.starttime != sdfs_tracker_starttime(f->tracker))
 			r = -ESRCH;
 		if (r == -ENOENT)
@@ -264,7 +283,7 @@ void sdfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		struct sdfs_cred_saved saved;
 		int r = sdfs_req_enter(req, &saved);
 		if (r == 0) {
-			r = sdfs_req_process(n.pid, SDFS_ACCESS_ATTACH, &id);
+			r = sdfs_req_process(m, n.pid, SDFS_ACCESS_ATTACH, &id);
 			sdfs_cred_leave(&saved);
 		}
 		if (r < 0) {

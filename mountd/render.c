@@ -4,19 +4,60 @@
 
 #include "render.h"
 
+/* 16 lowercase hex digits, zero-padded. */
+static char *put_hex16(char *p, uint64_t v)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 15; i >= 0; i--) {
+		p[i] = digits[v & 0xf];
+		v >>= 4;
+	}
+	return p + 16;
+}
+
+static char *put_dec(char *p, uint64_t v)
+{
+	char tmp[20];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/*
+ * One line, "START-END PAGES PERMS[ PATH]\n". Formatted by hand: this is
+ * the hot loop of dirty_ranges, and printf's machinery cost more than the
+ * kernel's page walk (tests/bench).
+ */
 void sdfs_render_range(struct sdfs_text *out, uint64_t start, uint64_t end,
 		       const char *perms, const char *path)
 {
-	uint64_t pages = (end - start) / sdfs_page_size();
+	char line[16 + 1 + 16 + 1 + 20 + 1 + 4 + 1];
+	char *p = line;
 
-	sdfs_text_printf(out, "%016" PRIx64 "-%016" PRIx64 " %" PRIu64
-				    " %s",
-			       start, end, pages, perms);
+	p = put_hex16(p, start);
+	*p++ = '-';
+	p = put_hex16(p, end);
+	*p++ = ' ';
+	p = put_dec(p, (end - start) / sdfs_page_size());
+	*p++ = ' ';
+	for (int i = 0; i < 4 && perms[i]; i++)
+		*p++ = perms[i];
 	if (path && *path) {
-		sdfs_text_append_len(out, " ", 1);
+		*p++ = ' ';
+		sdfs_text_append_len(out, line, (size_t)(p - line));
 		sdfs_text_append(out, path);
+		sdfs_text_append_len(out, "\n", 1);
+		return;
 	}
-	sdfs_text_append_len(out, "\n", 1);
+	*p++ = '\n';
+	sdfs_text_append_len(out, line, (size_t)(p - line));
 }
 
 void sdfs_render_dirtyset(struct sdfs_text *out, const struct sdfs_dirtyset *s)

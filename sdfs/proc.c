@@ -431,33 +431,74 @@ int sdfs_status_parse(const char *buf, size_t len, struct sdfs_status *out)
 	return 0;
 }
 
-int sdfs_proc_identify(pid_t pid, struct sdfs_proc_id *out)
+/* Read a small /proc file into buf (NUL-terminated); its length or -errno. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
 {
-	char path[64];
-	g_autofree char *stat_buf = NULL, *status_buf = NULL;
-	size_t slen, len;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, size - 1);
+	int err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	buf[n] = '\0';
+	return n;
+}
+
+int sdfs_proc_identify_flags(pid_t pid, unsigned flags,
+			     struct sdfs_proc_id *out)
+{
+	char path[64], buf[4096];
 	struct sdfs_stat st;
-	struct sdfs_status ss;
+	struct stat sb;
+	ssize_t n;
 
 	if (pid <= 0)
 		return -ENOENT;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (sdfs_read_file(path, &stat_buf, &slen) < 0)
+	n = read_small(path, buf, sizeof(buf));
+	if (n < 0 || sdfs_stat_parse(buf, (size_t)n, &st) < 0)
 		return -ENOENT;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (sdfs_read_file(path, &status_buf, &len) < 0)
+	/* no kernel threads; no zombies (no address space) */
+	if (st.pid != pid || (st.flags & PF_KTHREAD) || st.state == 'Z' ||
+	    st.state == 'X' || st.vsize == 0)
 		return -ENOENT;
-	if (sdfs_stat_parse(stat_buf, slen, &st) < 0 ||
-	    sdfs_status_parse(status_buf, len, &ss) < 0)
-		return -ENOENT;
-	/* leaders only; no kernel threads; no zombies (no address space) */
-	if (ss.tgid != pid || st.pid != pid || (st.flags & PF_KTHREAD) ||
-	    st.state == 'Z' || st.state == 'X' || st.vsize == 0)
+	/* leaders only: /proc/TID of a thread resolves too */
+	if (!(flags & SDFS_ID_LEADER_KNOWN)) {
+		struct sdfs_status ss;
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+		n = read_small(path, buf, sizeof(buf));
+		if (n < 0 || sdfs_status_parse(buf, (size_t)n, &ss) < 0 ||
+		    ss.tgid != pid)
+			return -ENOENT;
+	}
+	/* the owner /proc shows: the effective ids, root if not dumpable */
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	if (stat(path, &sb) < 0)
 		return -ENOENT;
 	out->pid = pid;
 	out->starttime = st.starttime;
-	out->uid = ss.uid[1];
-	out->gid = ss.gid[1];
+	out->uid = sb.st_uid;
+	out->gid = sb.st_gid;
+	return 0;
+}
+
+int sdfs_proc_identify(pid_t pid, struct sdfs_proc_id *out)
+{
+	return sdfs_proc_identify_flags(pid, 0, out);
+}
+
+int sdfs_proc_owner(pid_t pid, struct sdfs_proc_id *id)
+{
+	char path[64];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	if (stat(path, &sb) < 0)
+		return -ENOENT;
+	id->uid = sb.st_uid;
+	id->gid = sb.st_gid;
 	return 0;
 }
 

@@ -77,7 +77,7 @@ int sdfs_status_parse(const char *buf, size_t len, struct sdfs_status *out);
 struct sdfs_proc_id {
 	pid_t pid;
 	uint64_t starttime;
-	uid_t uid; /* effective uid, for st_uid (as /proc shows) */
+	uid_t uid; /* owner as /proc shows it: euid, or root if not dumpable */
 	gid_t gid;
 };
 
@@ -86,6 +86,15 @@ struct sdfs_proc_id {
  * address space (not a kernel thread, not a zombie). 0, or -ENOENT.
  */
 int sdfs_proc_identify(pid_t pid, struct sdfs_proc_id *out);
+
+/* SDFS_ID_LEADER_KNOWN: pid is known to be a thread-group leader (it came
+ * from a readdir of /proc, which lists only leaders): skip that check. */
+#define SDFS_ID_LEADER_KNOWN 1u
+int sdfs_proc_identify_flags(pid_t pid, unsigned flags,
+			     struct sdfs_proc_id *out);
+
+/* Fill id->uid and id->gid with the owner /proc shows for pid. */
+int sdfs_proc_owner(pid_t pid, struct sdfs_proc_id *id);
 
 /* Parse a decimal PID name ("1234"): no sign, no leading zeros, no
  * overflow. Returns the pid or -ENOENT. */

@@ -213,6 +213,23 @@ struct sdfs_tracker *sdfs_tracker_get(struct sdfs_engine *e,
 	return t;
 }
 
+int sdfs_engine_known(struct sdfs_engine *e, pid_t pid,
+		      struct sdfs_proc_id *id)
+{
+	int r = -ENOENT;
+
+	g_mutex_lock(&e->lock);
+	struct sdfs_tracker *t =
+		g_hash_table_lookup(e->by_pid, GINT_TO_POINTER(pid));
+	if (t && !pidfd_exited(t->tgt.pidfd)) {
+		id->pid = pid;
+		id->starttime = t->tgt.starttime;
+		r = 0;
+	}
+	g_mutex_unlock(&e->lock);
+	return r;
+}
+
 static gboolean reap_one(gpointer key, gpointer value, gpointer data)
 {
 	struct sdfs_tracker *t = value;

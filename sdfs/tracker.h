@@ -53,6 +53,14 @@ struct sdfs_tracker *sdfs_tracker_get(struct sdfs_engine *e,
 struct sdfs_tracker *sdfs_tracker_ref(struct sdfs_tracker *t);
 void sdfs_tracker_put(struct sdfs_tracker *t);
 
+/*
+ * If a tracker of a live process pid exists, fill id->pid and
+ * id->starttime from it and return 0 (a live pidfd pins the pid to that
+ * process: no need to re-read /proc); else -ENOENT.
+ */
+int sdfs_engine_known(struct sdfs_engine *e, pid_t pid,
+		      struct sdfs_proc_id *id);
+
 /* Forget trackers of processes that have exited. */
 void sdfs_engine_reap(struct sdfs_engine *e);
 
