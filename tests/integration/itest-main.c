@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sdfs_itest: integration tests on real sdfs mounts with real workloads.
+ * This file: environment, backend probe, mounting, fixtures, safety net.
+ *
+ * Environment: SDFS_BIN (the daemon), SDFS_WORKLOAD (sdfs_workload),
+ * SDFS_BACKEND (auto|soft-dirty|uffd, default auto), SDFS_CROSSCHECK=1
+ * (adds /crosscheck/backends), SDFS_ITEST_OPTS (more -o options for the
+ * daemon, e.g. nofreeze to see /race/writers fail), SDFS_ITEST_ROUNDS and
+ * SDFS_ITEST_RSYNC_ROUNDS (rounds of the race and rsync tests).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+size_t itest_ps;
+const char *itest_bin;
+const char *itest_workload_bin;
+const char *itest_backend;
+
+/* ---- safety net ---- */
+
+#define MAX_PIDS 256
+#define MAX_MOUNTS 8
+
+static volatile pid_t net_pids[MAX_PIDS];
+static char net_mnts[MAX_MOUNTS][PATH_MAX];
+static char net_logs[MAX_MOUNTS][PATH_MAX];
+static volatile sig_atomic_t net_used[MAX_MOUNTS];
+
+void itest_track_pid(pid_t pid)
+{
+	for (int i = 0; i < MAX_PIDS; i++)
+		if (!net_pids[i]) {
+			net_pids[i] = pid;
+			return;
+		}
+	g_error("too many tracked processes");
+}
+
+void itest_untrack_pid(pid_t pid)
+{
+	for (int i = 0; i < MAX_PIDS; i++)
+		if (net_pids[i] == pid)
+			net_pids[i] = 0;
+}
+
+static void net_write(const char *s)
+{
+	ssize_t r = write(STDERR_FILENO, s, strlen(s));
+	(void)r;
+}
+
+/* Async-signal-safe: kill everything, detach mounts, show daemon logs. */
+static void net_cleanup(int dump)
+{
+	for (int i = 0; i < MAX_PIDS; i++)
+		if (net_pids[i] > 0)
+			kill(net_pids[i], SIGKILL);
+	for (int i = 0; i < MAX_MOUNTS; i++) {
+		if (!net_used[i])
+			continue;
+		umount2(net_mnts[i], MNT_DETACH);
+		if (dump) {
+			char buf[4096];
+			int fd = open(net_logs[i], O_RDONLY);
+			ssize_t n;
+			net_write("# ---- sdfs daemon log ----\n");
+			while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+				if (write(STDERR_FILENO, buf, n) < 0)
+					break;
+			if (fd >= 0)
+				close(fd);
+			net_write("# ---- end of daemon log ----\n");
+		}
+		rmdir(net_mnts[i]);
+	}
+}
+
+static void net_signal(int sig)
+{
+	net_cleanup(1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void net_atexit(void)
+{
+	net_cleanup(0);
+}
+
+static void net_install(void)
+{
+	int sigs[] = {SIGABRT, SIGTERM, SIGINT, SIGSEGV, SIGBUS, SIGHUP,
+		      SIGTRAP, SIGFPE};
+	for (size_t i = 0; i < G_N_ELEMENTS(sigs); i++)
+		signal(sigs[i], net_signal);
+	signal(SIGPIPE, SIG_IGN);
+	atexit(net_atexit);
+	/* Orphans of our workloads (fork children) become ours to reap. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+/* ---- probe ---- */
+
+static GHashTable *probe_table; /* "soft-dirty" -> "yes" | "no (reason)" */
+
+static void probe_load(void)
+{
+	g_autofree char *out = NULL, *err = NULL;
+	g_autoptr(GError) e = NULL;
+	int status = 0;
+	const char *argv[] = {itest_bin, "--probe", NULL};
+
+	if (probe_table)
+		return;
+	probe_table = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					    g_free);
+	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
+			  NULL, &out, &err, &status, &e)) {
+		g_hash_table_insert(probe_table, g_strdup("error"),
+				    g_strdup(e->message));
+		return;
+	}
+	if (!g_spawn_check_wait_status(status, NULL))
+		g_hash_table_insert(probe_table, g_strdup("error"),
+				    g_strdup_printf("sdfs --probe failed: %s",
+						    err));
+	g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+	for (char **l = lines; *l; l++) {
+		char *colon = strstr(*l, ": ");
+		if (colon)
+			g_hash_table_insert(probe_table,
+					    g_strndup(*l, colon - *l),
+					    g_strdup(colon + 2));
+	}
+	g_test_message("probe: %s", out);
+}
+
+gboolean itest_backend_usable(const char *backend, char **reason)
+{
+	const char *v;
+	probe_load();
+	if ((v = g_hash_table_lookup(probe_table, "error"))) {
+		*reason = g_strdup(v);
+		return FALSE;
+	}
+	if (!strcmp(backend, "auto")) {
+		v = g_hash_table_lookup(probe_table, "auto");
+		if (v && strcmp(v, "none"))
+			return TRUE;
+		*reason = g_strdup_printf(
+			"no backend available on this kernel (auto: %s)",
+			v ? v : "missing from --probe");
+		return FALSE;
+	}
+	v = g_hash_table_lookup(probe_table, backend);
+	if (v && g_str_has_prefix(v, "yes"))
+		return TRUE;
+	const char *paren = v ? strchr(v, '(') : NULL;
+	g_autofree char *why = paren ? g_strndup(paren + 1,
+						 strcspn(paren + 1, ")"))
+				     : g_strdup(v ? v : "not in --probe output");
+	*reason = g_strdup_printf("%s backend not available on this kernel: %s",
+				  backend, why);
+	return FALSE;
+}
+
+const char *itest_backend_effective(const char *backend)
+{
+	if (strcmp(backend, "auto"))
+		return backend;
+	probe_load();
+	const char *v = g_hash_table_lookup(probe_table, "auto");
+	return v ? v : "none";
+}
+
+/* ---- mounts ---- */
+
+/* The fstype of the mount on mnt in our mountinfo, or NULL. */
+char *mount_fstype(const char *mnt)
+{
+	g_autofree char *info = NULL;
+	char *found = NULL;
+	if (!g_file_get_contents("/proc/self/mountinfo", &info, NULL, NULL))
+		return NULL;
+	g_auto(GStrv) lines = g_strsplit(info, "\n", -1);
+	for (char **l = lines; *l; l++) {
+		g_auto(GStrv) f = g_strsplit(*l, " ", -1);
+		if (g_strv_length(f) < 7)
+			continue;
+		g_autofree char *mp = g_strcompress(f[4]); /* \040 etc. */
+		if (strcmp(mp, mnt))
+			continue;
+		for (int i = 5; f[i]; i++)
+			if (!strcmp(f[i], "-") && f[i + 1]) {
+				g_free(found); /* the last mount on top wins */
+				found = g_strdup(f[i + 1]);
+				break;
+			}
+	}
+	return found;
+}
+
+void mount_dump_log(const Mount *m)
+{
+	g_autofree char *log = NULL;
+	if (m->log && g_file_get_contents(m->log, &log, NULL, NULL) && *log)
+		g_test_message("sdfs daemon log (%s):\n%s", m->log, log);
+}
+
+void mount_start(Mount *m, const char *backend)
+{
+	g_autofree char *dir = g_dir_make_tmp("sdfs-mnt-XXXXXX", NULL);
+	const char *extra = g_getenv("SDFS_ITEST_OPTS"); /* e.g. nofreeze */
+	g_autofree char *opt = g_strdup_printf("backend=%s%s%s", backend,
+					       extra && *extra ? "," : "",
+					       extra ? extra : "");
+	char real[PATH_MAX];
+	int slot = -1;
+
+	g_assert_nonnull(dir);
+	g_assert_nonnull(realpath(dir, real));
+	memset(m, 0, sizeof(*m));
+	m->mnt = g_strdup(real);
+	m->backend = g_strdup(backend);
+	m->log = g_strdup_printf("%s.log", real);
+	for (int i = 0; i < MAX_MOUNTS; i++)
+		if (!net_used[i]) {
+			slot = i;
+			break;
+		}
+	g_assert_cmpint(slot, >=, 0);
+	g_strlcpy(net_mnts[slot], m->mnt, PATH_MAX);
+	g_strlcpy(net_logs[slot], m->log, PATH_MAX);
+	net_used[slot] = 1;
+	m->slot = slot;
+
+	int logfd = open(m->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			 0600);
+	g_assert_cmpint(logfd, >=, 0);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	g_assert_cmpint(pid, >=, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(127);
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, STDIN_FILENO);
+		dup2(logfd, STDOUT_FILENO);
+		dup2(logfd, STDERR_FILENO);
+		signal(SIGPIPE, SIG_DFL);
+		execl(itest_bin, itest_bin, "-f", "-o", opt, m->mnt,
+		      (char *)NULL);
+		dprintf(STDERR_FILENO, "exec %s: %s\n", itest_bin,
+			strerror(errno));
+		_exit(127);
+	}
+	close(logfd);
+	m->daemon = pid;
+	itest_track_pid(pid);
+
+	/* Wait (bounded) until the mount is live. */
+	gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+	for (;;) {
+		g_autofree char *fstype = mount_fstype(m->mnt);
+		if (fstype && g_str_has_prefix(fstype, "fuse"))
+			break;
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			itest_untrack_pid(pid);
+			m->daemon = 0;
+			mount_dump_log(m);
+			g_error("sdfs exited before mounting (status 0x%x)",
+				status);
+		}
+		if (g_get_monotonic_time() > deadline) {
+			mount_dump_log(m);
+			g_error("sdfs did not mount %s within 30 s", m->mnt);
+		}
+		g_usleep(2000);
+	}
+}
+
+static gboolean wait_exit(pid_t pid, int *status, int ms)
+{
+	for (int i = 0; i < ms; i++) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return TRUE;
+		g_usleep(1000);
+	}
+	return FALSE;
+}
+
+void mount_stop(Mount *m)
+{
+	int status = 0;
+	gboolean died = FALSE;
+
+	if (!m->mnt)
+		return;
+	if (m->daemon && waitpid(m->daemon, &status, WNOHANG) == m->daemon) {
+		died = TRUE;
+		itest_untrack_pid(m->daemon);
+		m->daemon = 0;
+	}
+	if (umount2(m->mnt, MNT_DETACH) < 0 && errno != EINVAL) {
+		const char *argv[] = {"fusermount3", "-u", "-z", m->mnt, NULL};
+		g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH,
+			     NULL, NULL, NULL, NULL, NULL, NULL);
+	}
+	if (m->daemon) {
+		if (!wait_exit(m->daemon, &status, 3000)) {
+			kill(m->daemon, SIGTERM);
+			if (!wait_exit(m->daemon, &status, 3000)) {
+				kill(m->daemon, SIGKILL);
+				waitpid(m->daemon, &status, 0);
+			}
+		}
+		itest_untrack_pid(m->daemon);
+		m->daemon = 0;
+	}
+	if (died) {
+		mount_dump_log(m);
+		g_test_fail_printf("sdfs daemon died during the test (%s %d)",
+				   WIFSIGNALED(status) ? "signal" : "exit",
+				   WIFSIGNALED(status) ? WTERMSIG(status)
+						       : WEXITSTATUS(status));
+	} else if (g_test_failed()) {
+		mount_dump_log(m);
+	}
+	rmdir(m->mnt);
+	unlink(m->log);
+	net_used[m->slot] = 0;
+	g_clear_pointer(&m->mnt, g_free);
+	g_clear_pointer(&m->log, g_free);
+	g_clear_pointer(&m->backend, g_free);
+}
+
+/* ---- fixture ---- */
+
+typedef struct {
+	FxFunc fn;
+	gboolean mount;
+} TestDef;
+
+Workload *fx_workload(Fx *fx)
+{
+	Workload *w = wl_start();
+	g_ptr_array_add(fx->workloads, w);
+	return w;
+}
+
+void fx_kill_later(Fx *fx, pid_t pid)
+{
+	g_array_append_val(fx->pids, pid);
+	itest_track_pid(pid);
+}
+
+static void fx_setup(Fx *fx, gconstpointer data)
+{
+	const TestDef *def = data;
+	g_autofree char *reason = NULL;
+
+	memset(fx, 0, sizeof(*fx));
+	fx->workloads = g_ptr_array_new();
+	fx->pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
+	if (!itest_bin || !itest_workload_bin) {
+		g_test_skip("SDFS_BIN and SDFS_WORKLOAD must be set");
+		return;
+	}
+	if (def->mount) {
+		if (!itest_backend_usable(itest_backend, &reason)) {
+			g_test_skip(reason);
+			return;
+		}
+		mount_start(&fx->m, itest_backend);
+	}
+	fx->t0 = g_get_monotonic_time();
+	fx->tmp = g_dir_make_tmp("sdfs-itest-XXXXXX", NULL);
+	g_assert_nonnull(fx->tmp);
+	fx->ok = TRUE;
+}
+
+static void rm_rf(const char *path)
+{
+	g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
+	const char *n;
+	while (d && (n = g_dir_read_name(d))) {
+		g_autofree char *p = g_build_filename(path, n, NULL);
+		if (unlink(p) < 0 && errno == EISDIR)
+			rm_rf(p);
+		else if (g_file_test(p, G_FILE_TEST_IS_DIR))
+			rm_rf(p);
+	}
+	rmdir(path);
+}
+
+static void fx_teardown(Fx *fx, gconstpointer data)
+{
+	(void)data;
+	if (fx->ok)
+		g_test_message("%.2f s", (g_get_monotonic_time() - fx->t0) /
+						 1e6);
+	for (guint i = 0; i < fx->workloads->len; i++)
+		wl_kill(fx->workloads->pdata[i]);
+	for (guint i = 0; i < fx->pids->len; i++) {
+		pid_t pid = g_array_index(fx->pids, pid_t, i);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0); /* ours, or an orphan we adopted */
+		itest_untrack_pid(pid);
+	}
+	while (waitpid(-1, NULL, WNOHANG) > 0) /* adopted orphans */
+		;
+	mount_stop(&fx->m);
+	if (fx->tmp) {
+		rm_rf(fx->tmp);
+		g_free(fx->tmp);
+	}
+	g_ptr_array_free(fx->workloads, TRUE);
+	g_array_free(fx->pids, TRUE);
+}
+
+static void add_test(const char *path, FxFunc fn, gboolean mount)
+{
+	TestDef *def = g_new0(TestDef, 1); /* lives as long as the suite */
+	def->fn = fn;
+	def->mount = mount;
+	g_test_add(path, Fx, def, fx_setup, (void (*)(Fx *, gconstpointer))fn,
+		   fx_teardown);
+}
+
+void itest_add(const char *path, FxFunc fn)
+{
+	add_test(path, fn, TRUE);
+}
+
+void itest_add_nomount(const char *path, FxFunc fn)
+{
+	add_test(path, fn, FALSE);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	itest_ps = (size_t)sysconf(_SC_PAGESIZE);
+	itest_bin = g_getenv("SDFS_BIN");
+	itest_workload_bin = g_getenv("SDFS_WORKLOAD");
+	itest_backend = g_getenv("SDFS_BACKEND");
+	if (!itest_backend || !*itest_backend)
+		itest_backend = "auto";
+	net_install();
+
+	itest_register_tree();
+	itest_register_clear();
+	itest_register_pages();
+	itest_register_life();
+	itest_register_race();
+	itest_register_snapshot();
+	return g_test_run();
+}

@@ -1,0 +1,345 @@
+#!/bin/bash
+# fetch-kernels.sh — fetch and unpack the Debian kernels the VM tests boot.
+#
+#   tests/vm/fetch-kernels.sh [--refresh] [LABEL...]
+#
+# LABEL is one of:
+#   6.1         bookworm's cloud kernel (amd64), resolved with the machine's
+#               own apt configuration
+#   6.12        bookworm-backports' cloud kernel (amd64), resolved with a
+#               private apt configuration (see private_apt below)
+#   6.12-arm64  bookworm-backports' cloud kernel for arm64 (exploration only)
+# Default: 6.1 6.12.
+#
+# For each label it prints one line "LABEL DIR" on stdout; progress goes to
+# stderr. DIR holds:
+#   vmlinuz        the kernel image
+#   config         the kernel's build configuration
+#   release        its `uname -r`
+#   fuse           "builtin" or "module"
+#   modules.load   modules to insmod in this order, paths relative to DIR/root
+#   root/          the package contents (dpkg-deb -x), modules decompressed
+#   package        "NAME VERSION" of the .deb it came from
+#
+# The cache lives in ${SDFS_VM_CACHE:-/var/tmp/sdfs-vm-cache}. A label whose
+# directory is complete is reused without asking apt anything, so the tests
+# run offline once the cache is filled; --refresh (or SDFS_VM_REFRESH=1)
+# resolves the newest package again. Kernels are never installed on the host.
+#
+# Needs: apt, dpkg, xz-utils and zstd (only if the modules are compressed),
+# flock (util-linux), debian-archive-keyring.
+
+set -euo pipefail
+
+CACHE=${SDFS_VM_CACHE:-/var/tmp/sdfs-vm-cache}
+REFRESH=${SDFS_VM_REFRESH:-0}
+
+log() { printf 'fetch-kernels: %s\n' "$*" >&2; }
+die() { printf 'fetch-kernels: error: %s\n' "$*" >&2; exit 1; }
+
+# --- reading the machine's own Debian source -------------------------------
+
+# Print "URI KEYRING" of the deb822 stanza in debian.sources whose Suites
+# include bookworm (the plain suite, not bookworm-security). The host name of
+# the archive is deliberately never written into this repository: whatever
+# mirror the machine uses is the one we use.
+host_debian_source() {
+	local sources=/etc/apt/sources.list.d/debian.sources
+	local line uri="" key=""
+	if [[ -r $sources ]]; then
+		line=$(awk '
+			BEGIN { RS = ""; FS = "\n" }   # one record per stanza
+			{
+				uris = ""; suites = ""; key = ""; types = ""
+				for (i = 1; i <= NF; i++) {
+					if ($i ~ /^[ \t]*#/) continue
+					split($i, kv, ":")
+					name = tolower(kv[1])
+					val = substr($i, index($i, ":") + 1)
+					gsub(/^[ \t]+|[ \t]+$/, "", val)
+					if (name == "uris") uris = val
+					else if (name == "suites") suites = val
+					else if (name == "signed-by") key = val
+					else if (name == "types") types = val
+				}
+				if (types !~ /(^|[ \t])deb([ \t]|$)/) next
+				n = split(suites, s, /[ \t]+/)
+				for (j = 1; j <= n; j++)
+					if (s[j] == "bookworm") {
+						split(uris, u, /[ \t]+/)
+						print u[1], (key ~ /^\// ? key : "-")
+						exit
+					}
+			}' "$sources")
+		uri=${line%% *}
+		key=${line#* }
+	fi
+	# Older images keep the one-line format in sources.list instead.
+	if [[ -z $uri && -r /etc/apt/sources.list ]]; then
+		uri=$(awk '$1 == "deb" {
+				i = 2; if ($i ~ /^\[/) while ($i !~ /\]$/) i++
+				if ($i ~ /^\[/ || $i ~ /\]$/) i++
+				if ($(i + 1) == "bookworm") { print $i; exit }
+			}' /etc/apt/sources.list)
+		key=-
+	fi
+	[[ -n $uri ]] || die "no Debian source for suite bookworm in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
+	if [[ $key == - || ! -r $key ]]; then
+		key=/usr/share/keyrings/debian-archive-keyring.gpg
+	fi
+	[[ -r $key ]] || die "no Debian archive keyring ($key): apt-get install debian-archive-keyring"
+	printf '%s %s\n' "$uri" "$key"
+}
+
+# --- apt front ends ----------------------------------------------------------
+
+# APT_OPTS holds the -o options of the apt configuration in use; empty means
+# the machine's own.
+APT_OPTS=()
+
+# Switch APT_OPTS to a private configuration for SUITE and ARCH whose only
+# source is the machine's Debian mirror. Lists and archives stay in the
+# cache, so the host's apt state is never touched.
+private_apt() {
+	local suite=$1 arch=$2
+	local dir=$CACHE/apt-$suite-$arch
+	local src uri key
+	src=$(host_debian_source)
+	uri=${src%% *}
+	key=${src#* }
+	mkdir -p "$dir/parts" "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/prefs"
+	printf 'deb [arch=%s signed-by=%s] %s %s main\n' "$arch" "$key" "$uri" "$suite" \
+		>"$dir/sources.list.new"
+	# A changed mirror means the old lists are stale.
+	if ! cmp -s "$dir/sources.list.new" "$dir/sources.list" 2>/dev/null; then
+		mv "$dir/sources.list.new" "$dir/sources.list"
+		rm -f "$dir/updated"
+	else
+		rm -f "$dir/sources.list.new"
+	fi
+	APT_OPTS=(
+		-o "Dir::Etc::SourceList=$dir/sources.list"
+		-o "Dir::Etc::SourceParts=$dir/parts"
+		-o "Dir::Etc::Preferences=$dir/prefs/none"
+		-o "Dir::Etc::PreferencesParts=$dir/prefs"
+		-o "Dir::State::Lists=$dir/lists"
+		-o "Dir::Cache=$dir/cache"
+		-o "APT::Architecture=$arch"
+		-o "APT::Architectures::=$arch"
+	)
+	# The lists are the only network access before the download itself:
+	# fetch them once per cache fill (or on --refresh).
+	if [[ ! -e $dir/updated || $REFRESH == 1 ]]; then
+		log "apt-get update ($suite, $arch, private lists in $dir)"
+		# _apt must be able to write the partial dirs (apt's sandbox user).
+		chown -R _apt "$dir/lists/partial" "$dir/cache/archives/partial" 2>/dev/null || true
+		# --error-on=any: a list that failed to download is an error here,
+		# not a warning (apt's default), or the stamp below would keep an
+		# empty list forever.
+		apt-get "${APT_OPTS[@]}" -q -o Debug::NoLocking=1 update --error-on=any >&2 ||
+			die "apt-get update of $suite ($uri) failed"
+		touch "$dir/updated"
+	fi
+}
+
+# Use the machine's own apt configuration. On a machine whose lists were
+# never fetched, fetch them once (we are root, as the tests must be).
+host_apt() {
+	APT_OPTS=()
+	if ! apt-cache show "$1" >/dev/null 2>&1; then
+		log "apt does not know $1 yet: running apt-get update"
+		apt-get -q update >&2 || die "apt-get update failed"
+	fi
+}
+
+# Print the kernel image package that metapackage $1 depends on.
+resolve_meta() {
+	local meta=$1 pkg
+	pkg=$(apt-cache "${APT_OPTS[@]}" depends "$meta" 2>/dev/null |
+		awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
+	[[ -n $pkg ]] || die "cannot resolve $meta to a linux-image package (apt-cache depends $meta found none)"
+	printf '%s\n' "$pkg"
+}
+
+# --- unpacking ---------------------------------------------------------------
+
+# Decompress a .ko.xz / .ko.zst / .ko.gz in place (busybox insmod in the
+# guest wants a plain .ko, and the kernel may lack in-kernel decompression).
+decompress_module() {
+	local f=$1
+	case $f in
+	*.ko.xz)
+		command -v xz >/dev/null || die "xz is needed to decompress $f: apt-get install xz-utils"
+		xz -d -f "$f" ;;
+	*.ko.zst)
+		command -v zstd >/dev/null || die "zstd is needed to decompress $f: apt-get install zstd"
+		zstd -q -d --rm -f "$f" ;;
+	*.ko.gz) gzip -d -f "$f" ;;
+	esac
+}
+
+# Print the path (relative to ROOT) of module NAME, decompressed.
+find_module() {
+	local root=$1 name=$2 f alt
+	alt=${name//_/-}
+	f=$(cd "$root" && find lib usr/lib -path '*/kernel/*' \
+		\( -name "$name.ko*" -o -name "$alt.ko*" \) 2>/dev/null | head -n 1)
+	[[ -n $f ]] || return 1
+	decompress_module "$root/$f"
+	printf '%s\n' "${f%.ko*}.ko"
+}
+
+# The depends= entry of a module's .modinfo, read without modinfo(8).
+module_depends() {
+	tr '\0' '\n' <"$1" | sed -n 's/^depends=//p' | head -n 1 | tr ',' ' '
+}
+
+# Print NAME's module path and those of everything it depends on,
+# dependencies first, each once.
+module_closure() {
+	local root=$1 name=$2 path dep
+	path=$(find_module "$root" "$name") || die "module $name not found in the kernel package"
+	for dep in $(module_depends "$root/$path"); do
+		module_closure "$root" "$dep"
+	done
+	printf '%s\n' "$path"
+}
+
+# Unpack DEB into DIR and lay out the files described at the top.
+unpack_kernel() {
+	local deb=$1 dir=$2
+	local release config
+	rm -rf "$dir.tmp"
+	mkdir -p "$dir.tmp/root"
+	dpkg-deb -x "$deb" "$dir.tmp/root"
+	printf '%s %s\n' "$(dpkg-deb -f "$deb" Package)" "$(dpkg-deb -f "$deb" Version)" >"$dir.tmp/package"
+	config=$(find "$dir.tmp/root/boot" -name 'config-*' | head -n 1)
+	[[ -n $config ]] || die "$deb has no /boot/config-*"
+	release=${config##*/config-}
+	printf '%s\n' "$release" >"$dir.tmp/release"
+	ln -s "root/boot/config-$release" "$dir.tmp/config"
+	local image
+	image=$(find "$dir.tmp/root/boot" -name "vmlinu[xz]-$release" | head -n 1)
+	[[ -n $image ]] || die "$deb has no /boot/vmlinuz-$release"
+	ln -s "root/boot/${image##*/}" "$dir.tmp/vmlinuz"
+
+	# FUSE: built in, or a module plus whatever it depends on.
+	: >"$dir.tmp/modules.load"
+	if grep -q '^CONFIG_FUSE_FS=y' "$config"; then
+		echo builtin >"$dir.tmp/fuse"
+	elif grep -q '^CONFIG_FUSE_FS=m' "$config"; then
+		echo module >"$dir.tmp/fuse"
+		module_closure "$dir.tmp/root" fuse | awk '!seen[$0]++' >"$dir.tmp/modules.load"
+	else
+		die "$release has no FUSE (CONFIG_FUSE_FS unset)"
+	fi
+	rm -rf "$dir"
+	mv "$dir.tmp" "$dir"
+}
+
+# --- one label ---------------------------------------------------------------
+
+# Print the candidate version of package $1.
+candidate() {
+	apt-cache "${APT_OPTS[@]}" policy "$1" | awk '$1 == "Candidate:" { print $2; exit }'
+}
+
+# Download package $1 version $2 and unpack it into $3. Returns non-zero
+# (after saying why) when apt cannot download it.
+download_kernel() {
+	local pkg=$1 version=$2 dir=$3
+	local dl=$CACHE/download deb
+	rm -rf "$dl"
+	mkdir -p "$dl"
+	# apt drops privileges to _apt for downloads; let it write here.
+	chown _apt "$dl" 2>/dev/null || true
+	log "downloading $pkg $version"
+	if ! (cd "$dl" && apt-get "${APT_OPTS[@]}" -q download "$pkg=$version" >&2); then
+		log "apt-get download $pkg=$version failed"
+		return 1
+	fi
+	deb=$(find "$dl" -name '*.deb' | head -n 1)
+	[[ -n $deb ]] || die "apt-get download $pkg left no .deb"
+	log "unpacking $pkg into $dir"
+	unpack_kernel "$deb" "$dir"
+	rm -rf "$dl"
+}
+
+fetch_label() {
+	local label=$1 meta suite arch
+	case $label in
+	6.1) meta=linux-image-cloud-amd64 suite= arch=amd64 ;;
+	6.12) meta=linux-image-cloud-amd64 suite=bookworm-backports arch=amd64 ;;
+	6.12-arm64) meta=linux-image-cloud-arm64 suite=bookworm-backports arch=arm64 ;;
+	*) die "unknown kernel '$label' (known: 6.1 6.12 6.12-arm64)" ;;
+	esac
+
+	if [[ -e $CACHE/$label/vmlinuz && $REFRESH != 1 ]]; then
+		printf '%s %s\n' "$label" "$(readlink -f "$CACHE/$label")"
+		return
+	fi
+
+	if [[ -n $suite ]]; then
+		private_apt "$suite" "$arch"
+	else
+		host_apt "$meta"
+	fi
+	local pkg version dir try
+	for try in 1 2; do
+		pkg=$(resolve_meta "$meta")
+		# The bookworm kernel must really be a 6.1 and backports' a 6.12:
+		# a silently different kernel would make the test names lie.
+		case $label in
+		6.1) [[ $pkg == linux-image-6.1.* ]] || die "$meta resolved to $pkg, not a 6.1 kernel" ;;
+		6.12*) [[ $pkg == linux-image-6.12.* ]] || die "$meta (bookworm-backports) resolved to $pkg, not a 6.12 kernel" ;;
+		esac
+		version=$(candidate "$pkg")
+		[[ -n $version ]] || die "apt has no candidate version of $pkg"
+		dir=$CACHE/kernels/${pkg}_$version
+		if [[ -e $dir/vmlinuz ]] || download_kernel "$pkg" "$version" "$dir"; then
+			break
+		fi
+		# Stale lists name a package the archive has dropped since: fetch
+		# them again once.
+		((try == 1)) || die "cannot download the $label kernel ($pkg $version)"
+		log "refreshing the package lists and trying again"
+		if [[ -n $suite ]]; then
+			rm -f "$CACHE/apt-$suite-$arch/updated"
+			private_apt "$suite" "$arch"
+		else
+			apt-get -q update >&2 || die "apt-get update failed"
+		fi
+	done
+	ln -sfn "kernels/${dir##*/}" "$CACHE/$label.new"
+	mv -T "$CACHE/$label.new" "$CACHE/$label"
+	log "$label: $(cat "$dir/package"), release $(cat "$dir/release"), fuse $(cat "$dir/fuse")"
+	printf '%s %s\n' "$label" "$dir"
+}
+
+main() {
+	local labels=()
+	while (($#)); do
+		case $1 in
+		--refresh) REFRESH=1 ;;
+		-h | --help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+		-*) die "unknown option $1" ;;
+		*) labels+=("$1") ;;
+		esac
+		shift
+	done
+	((${#labels[@]})) || labels=(6.1 6.12)
+
+	command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null ||
+		die "apt-get and dpkg-deb are needed (a Debian machine)"
+	mkdir -p "$CACHE"
+	# One fetch at a time per cache: parallel test runs share it.
+	exec 9>"$CACHE/.lock"
+	flock 9
+
+	local label
+	for label in "${labels[@]}"; do
+		fetch_label "$label"
+	done
+}
+
+main "$@"

@@ -1,0 +1,293 @@
+#!/bin/bash
+# vm-run.sh — run one command in a throwaway VM booting a Debian kernel.
+#
+#   tests/vm/vm-run.sh --kernel 6.1|6.12 [--add HOSTPATH[:GUESTPATH]]...
+#       [--env NAME=VALUE]... [--timeout SECONDS] [--accel auto|kvm|tcg]
+#       [--no-tools] -- COMMAND ARGS...
+#
+# Fetches the kernel (fetch-kernels.sh), builds an initramfs with the added
+# files (mkinitramfs.sh; the large part is cached by content), boots it in
+# qemu-system-x86_64 with 2 GiB of memory, no swap and 2 CPUs, streams the
+# guest console to stdout and exits with the guest command's exit code.
+# If the command never reports one (panic, hang, timeout) it says why and
+# exits 1.
+#
+# Unless --no-tools is given the guest also gets the host's rsync,
+# fusermount3, mount.fuse3 and util-linux mount/umount; /bin/sh is dash and
+# busybox provides the rest (cmp, ls, cat, du, mktemp, sleep, kill, ...).
+#
+# Environment:
+#   SDFS_VM_ACCEL   auto (default): KVM when /dev/kvm works, else TCG; or kvm, tcg
+#   SDFS_VM_CACHE   cache directory (default /var/tmp/sdfs-vm-cache)
+#   SDFS_VM_QEMU_ARGS  extra qemu arguments (split on spaces)
+#   SDFS_VM_APPEND  extra kernel command line
+#
+# Needs: qemu-system-x86 (and what fetch-kernels.sh and mkinitramfs.sh need).
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${SDFS_VM_CACHE:-/var/tmp/sdfs-vm-cache}
+QEMU=${SDFS_VM_QEMU:-qemu-system-x86_64}
+
+log() { printf 'vm-run: %s\n' "$*" >&2; }
+die() { printf 'vm-run: error: %s\n' "$*" >&2; exit 1; }
+
+# Host tools the integration tests and the README demo use in the guest.
+default_tools() {
+	local t
+	# mount(8) looks for mount.fuse.sdfs, then mount.fuse (a link to
+	# mount.fuse3 in Debian's fuse3).
+	for t in /usr/bin/rsync /usr/bin/fusermount3 /usr/sbin/mount.fuse3 \
+		/usr/sbin/mount.fuse /usr/bin/mount /usr/bin/umount; do
+		[[ -e $t ]] || die "$t is missing on the host (apt-get install rsync fuse3 mount)"
+		printf '%s\n' "$t"
+	done
+}
+
+# Is KVM usable here? Sets KVM_WHY to the reason when it is not.
+KVM_WHY=
+kvm_usable() {
+	if [[ ! -e /dev/kvm ]]; then
+		KVM_WHY="no /dev/kvm"
+		return 1
+	fi
+	if [[ ! -r /dev/kvm || ! -w /dev/kvm ]]; then
+		KVM_WHY="/dev/kvm is not read-writable for $(id -un)"
+		return 1
+	fi
+	# kvm-pvm is the software "pagetable-based" KVM of nested cloud VMs
+	# without hardware virtualization. Measured on such a machine: a Debian
+	# 6.1 guest printed nothing in 90 s (every page table write traps), and
+	# with cx16 the host gave up emulating cmpxchg16b (KVM internal error).
+	# TCG boots the same guest in under 10 s.
+	if [[ -d /sys/module/kvm_pvm ]]; then
+		KVM_WHY="/dev/kvm is kvm-pvm (nested, software paging): far slower than TCG for these guests"
+		return 1
+	fi
+	# Open /dev/kvm through qemu itself: a machine with no devices that
+	# quits at once takes a few milliseconds.
+	if ! echo quit | timeout 20 "$QEMU" -M none -accel kvm -nodefaults -display none \
+		-monitor stdio >/dev/null 2>&1; then
+		KVM_WHY="qemu cannot start with -accel kvm"
+		return 1
+	fi
+}
+
+# Print the content key of the base image: everything that goes into it.
+# Hashing the files is cheap next to a boot (a few MB).
+base_key() {
+	local kdir=$1
+	shift
+	{
+		sha256sum "$HERE/mkinitramfs.sh"
+		cat "$kdir/package"
+		[[ -n $(cat "$kdir/modules.load") ]] &&
+			(cd "$kdir/root" && sha256sum $(cat "$kdir/modules.load"))
+		local a host f
+		for a in "$@"; do
+			printf 'add %s\n' "$a"
+			host=${a%%:*}
+			if [[ -d $host ]]; then
+				(cd "$host" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum)
+			elif [[ -e $host ]]; then
+				sha256sum <"$host"
+				# Libraries too: a host upgrade must not leave stale ones.
+				if ldd "$host" >/dev/null 2>&1; then
+					ldd "$host" | awk '$3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
+						while read -r f; do sha256sum "$f"; done
+				fi
+			fi
+		done
+		sha256sum "${SDFS_VM_BUSYBOX:-/bin/busybox}"
+	} | sha256sum | cut -c1-32
+}
+
+# Build (or reuse) the base image; print its path.
+base_image() {
+	local kdir=$1
+	shift
+	local key dir=$CACHE/initramfs
+	key=$(base_key "$kdir" "$@")
+	mkdir -p "$dir"
+	local img=$dir/$key.cpio.gz
+	if [[ ! -s $img ]]; then
+		local args=(-o "$img.$$" --kernel-dir "$kdir" --base-only) a
+		for a in "$@"; do args+=(--add "$a"); done
+		"$HERE/mkinitramfs.sh" "${args[@]}"
+		mv "$img.$$" "$img"
+		# Keep the cache small: the newest few images.
+		ls -1t "$dir"/*.cpio.gz | tail -n +9 | xargs -r rm -f
+	else
+		touch "$img"
+	fi
+	printf '%s\n' "$img"
+}
+
+QEMU_PID=
+SLEEP_PID=
+WORK=
+cleanup() {
+	[[ -n $QEMU_PID ]] && kill "$QEMU_PID" 2>/dev/null
+	[[ -n $SLEEP_PID ]] && kill "$SLEEP_PID" 2>/dev/null
+	[[ -n $WORK ]] && rm -rf "$WORK"
+	return 0
+}
+
+main() {
+	local kernel="" timeout=540 accel=${SDFS_VM_ACCEL:-auto} tools=1
+	local adds=() envs=() cmd=()
+	while (($#)); do
+		case $1 in
+		--kernel) kernel=$2; shift ;;
+		--add) adds+=("$2"); shift ;;
+		--env) envs+=(--env "$2"); shift ;;
+		--timeout) timeout=$2; shift ;;
+		--accel) accel=$2; shift ;;
+		--no-tools) tools=0 ;;
+		-h | --help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+		--) shift; cmd=("$@"); break ;;
+		*) die "unknown argument '$1' (the command goes after --)" ;;
+		esac
+		shift
+	done
+	[[ -n $kernel ]] || die "--kernel 6.1|6.12 is required"
+	((${#cmd[@]})) || die "no command given (after --)"
+	[[ $timeout =~ ^[0-9]+$ ]] || die "--timeout wants seconds"
+	command -v "$QEMU" >/dev/null || die "$QEMU not found: apt-get install qemu-system-x86"
+
+	trap cleanup EXIT
+	trap 'log "interrupted"; exit 1' INT TERM HUP
+
+	# A kernel that cannot be fetched is a failure, not a skip: CI has
+	# Debian's archive.
+	local kdir
+	if ! kdir=$("$HERE/fetch-kernels.sh" "$kernel" | awk -v k="$kernel" '$1 == k { print $2 }') ||
+		[[ -z $kdir || ! -e $kdir/vmlinuz ]]; then
+		die "kernel $kernel could not be fetched (see above); this is a failure, not a skip"
+	fi
+
+	if ((tools)); then
+		local t
+		while read -r t; do adds+=("$t"); done < <(default_tools)
+	fi
+	local base
+	base=$(base_image "$kdir" "${adds[@]}")
+
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/sdfs-vm.XXXXXX")
+	# A fresh marker per run: nothing the command prints can fake it.
+	local marker
+	marker=SDFS-VM-EXIT-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+	"$HERE/mkinitramfs.sh" -o "$WORK/job.cpio.gz" --job-only --marker "$marker" \
+		"${envs[@]}" -- "${cmd[@]}"
+	cat "$base" "$WORK/job.cpio.gz" >"$WORK/initrd"
+
+	local accel_args
+	case $accel in
+	auto)
+		if kvm_usable; then
+			accel=kvm
+		else
+			accel=tcg
+			log "not using KVM: $KVM_WHY"
+		fi ;;
+	kvm | tcg) ;;
+	*) die "--accel auto|kvm|tcg, not '$accel'" ;;
+	esac
+	# Without cx16 the guest never runs cmpxchg16b, which the SLUB
+	# allocator uses on every object: qemu 7.2's TCG with -cpu max crashed
+	# these guests at random there (double faults), and under nested KVM
+	# (this machine is itself a VM) the host's instruction emulator gives
+	# up on it ("KVM internal error ... emulation failure").
+	if [[ $accel == kvm ]]; then
+		accel_args=(-accel kvm -cpu host,-cx16)
+	else
+		accel_args=(-accel tcg -cpu qemu64,-cx16)
+	fi
+	# qboot (qemu-system-data) starts the kernel faster than SeaBIOS and
+	# prints nothing.
+	local firmware=()
+	[[ -r /usr/share/qemu/qboot.rom ]] && firmware=(-bios /usr/share/qemu/qboot.rom)
+	log "kernel $kernel ($(cat "$kdir/package")), accel $accel, initramfs $(($(stat -c %s "$WORK/initrd") / 1024)) KiB, timeout ${timeout}s"
+
+	# The console goes through a FIFO to a filter that strips the marker
+	# (and carriage returns) and remembers the exit code it carries.
+	mkfifo "$WORK/console"
+	# qemu stops (but does not exit) on a KVM internal error: kill it then
+	# rather than wait for the timeout.
+	awk -v m="$marker=" -v rcfile="$WORK/rc" -v pidfile="$WORK/qemu.pid" '
+		/KVM internal error|^qemu-system-[a-z0-9_]*: .*(fatal|error)/ {
+			if ((getline pid < pidfile) > 0) system("kill " pid)
+		}
+		{
+			sub(/\r+$/, "")
+			i = index($0, m)
+			if (i) {
+				rc = substr($0, i + length(m)) + 0
+				print rc > rcfile
+				close(rcfile)
+				$0 = substr($0, 1, i - 1)
+				if ($0 == "") next
+			}
+			print
+			fflush()
+		}
+		# Count the TAP results the guest printed (sdfs_itest --tap), so
+		# that the totals stand at the end of the log.
+		/^ok [0-9]/ { ok++; if ($0 ~ /# [Ss][Kk][Ii][Pp]/) skip++ }
+		/^not ok [0-9]/ { if ($0 ~ /# [Tt][Oo][Dd][Oo]/) todo++; else notok++ }
+		/^1\.\.[0-9]+/ { plan = $1 }
+		END {
+			if (ok + notok + todo)
+				printf "vm-run: guest TAP: %d ok (%d of them skipped), %d not ok, %d todo, plan %s\n",
+					ok, skip, notok, todo, plan ? plan : "none" > "/dev/stderr"
+		}' <"$WORK/console" &
+	local filter_pid=$!
+
+	local start=$SECONDS
+	# shellcheck disable=SC2086 # SDFS_VM_QEMU_ARGS is a word list on purpose
+	"$QEMU" -nodefaults -no-user-config -nographic -no-reboot \
+		-m 2048 -smp 2 "${accel_args[@]}" \
+		-serial stdio -pidfile "$WORK/qemu.pid" "${firmware[@]}" \
+		-kernel "$kdir/vmlinuz" -initrd "$WORK/initrd" \
+		-append "console=ttyS0 quiet panic=-1 oops=panic ${SDFS_VM_APPEND:-}" \
+		${SDFS_VM_QEMU_ARGS:-} \
+		</dev/null >"$WORK/console" 2>&1 &
+	QEMU_PID=$!
+	sleep "$timeout" &
+	SLEEP_PID=$!
+
+	local done_pid= status=0
+	wait -n -p done_pid "$QEMU_PID" "$SLEEP_PID" || status=$?
+	local timed_out=0
+	if [[ $done_pid == "$SLEEP_PID" ]]; then
+		timed_out=1
+		SLEEP_PID=
+		kill "$QEMU_PID" 2>/dev/null || true
+		wait "$QEMU_PID" 2>/dev/null || true
+	else
+		kill "$SLEEP_PID" 2>/dev/null || true
+		wait "$SLEEP_PID" 2>/dev/null || true
+		SLEEP_PID=
+	fi
+	QEMU_PID=
+	wait "$filter_pid" || true
+	local elapsed=$((SECONDS - start))
+
+	if [[ -s $WORK/rc ]]; then
+		local rc
+		rc=$(cat "$WORK/rc")
+		log "guest command exited with $rc after ${elapsed}s ($accel)"
+		exit "$rc"
+	fi
+	if ((timed_out)); then
+		log "timeout: no exit code from the guest after ${timeout}s; qemu killed"
+	elif ((status != 0)); then
+		log "qemu failed (exit $status) before the guest command finished"
+	else
+		log "the guest stopped without reporting an exit code (kernel panic or reset?) after ${elapsed}s"
+	fi
+	exit 1
+}
+
+main "$@"
