@@ -16,6 +16,7 @@
 
 #include "compat.h"
 #include "log.h"
+#include "scan.h"
 #include "tracker.h"
 
 struct sdfs_engine {
@@ -42,6 +43,9 @@ static void tracker_unref_cb(gpointer p)
 
 struct sdfs_engine *sdfs_engine_new(const struct sdfs_engine_opts *o)
 {
+	/* probe the kernel now, with the daemon's own credentials: later
+	 * calls may come from threads running as a caller (access.c) */
+	(void)sdfs_have_pagemap_scan();
 	struct sdfs_engine *e = g_new0(struct sdfs_engine, 1);
 	e->backend = o->backend;
 	e->nofreeze = o->nofreeze;

@@ -10,7 +10,7 @@
 
 #include "itest.h"
 
-#define P(n) ((guint64)(n) * itest_ps)
+#define P(n) ((guint64)(n)*itest_ps)
 
 static char *lines2(char *a, char *b)
 {
@@ -81,11 +81,11 @@ static void test_invalid(Fx *fx, gconstpointer d)
 		const char *s;
 		gsize len;
 	} bad[] = {
-		{"0", 1},      {"2", 1},      {"11", 2},     {"1 ", 2},
-		{" 1", 2},     {"41", 2},     {"14", 2},     {"1\n\n", 3},
-		{"\n", 1},     {"1\r\n", 3},  {"one", 3},    {"1\0", 2},
-		{"\x01", 1},   {"\xff\xfe", 2}, {"-1", 2},   {"+1", 2},
-		{"01", 2},     {"4 \n", 3},
+		{"0", 1},    {"2", 1},	      {"11", 2},  {"1 ", 2},
+		{" 1", 2},   {"41", 2},	      {"14", 2},  {"1\n\n", 3},
+		{"\n", 1},   {"1\r\n", 3},    {"one", 3}, {"1\0", 2},
+		{"\x01", 1}, {"\xff\xfe", 2}, {"-1", 2},  {"+1", 2},
+		{"01", 2},   {"4 \n", 3},
 	};
 	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
 		int r = write_text(p, bad[i].s, bad[i].len);
@@ -117,8 +117,8 @@ static void test_shell_echo(Fx *fx, gconstpointer d)
 	Workload *w = fx_workload(fx);
 	g_autofree char *p = fx_path(fx, w->pid, "clear");
 	g_autofree char *qp = g_shell_quote(p);
-	g_autofree char *script = g_strdup_printf(
-		"echo 1 > %s && echo 4 > %s", qp, qp);
+	g_autofree char *script =
+		g_strdup_printf("echo 1 > %s && echo 4 > %s", qp, qp);
 	const char *argv[] = {sh, "-c", script, NULL};
 	g_autofree char *out = NULL, *err = NULL;
 	int status;
@@ -146,9 +146,9 @@ static void test_exact_ranges(Fx *fx, gconstpointer d)
 	guint64 base[] = {a, b};
 	unsigned byte[] = {2, 3};
 	for (int r = 0; r < 2; r++) {
-		g_autofree char *got = ranges_read_in(
-			&fx->m, w->pid, "dirty_ranges", base[r],
-			base[r] + P(16));
+		g_autofree char *got =
+			ranges_read_in(&fx->m, w->pid, "dirty_ranges", base[r],
+				       base[r] + P(16));
 		g_autofree char *want =
 			lines2(rline(base[r] + P(3), 3, "rw-p", NULL),
 			       rline(base[r] + P(9), 1, "rw-p", NULL));
@@ -222,8 +222,8 @@ static void test_paths(Fx *fx, gconstpointer d)
 		guint64 base;
 		const char *perms, *path;
 	} want[] = {
-		{a, "rw-p", NULL},   {h, "rw-p", "[heap]"},
-		{f, "rw-p", rpf},    {s, "rw-s", rsf},
+		{a, "rw-p", NULL},     {h, "rw-p", "[heap]"},
+		{f, "rw-p", rpf},      {s, "rw-s", rsf},
 		{sa, "rw-s", sa_name}, {n, "rw-p", "[anon:sdfs-itest]"},
 	};
 	for (gsize i = 0; i < G_N_ELEMENTS(want); i++) {
@@ -235,8 +235,8 @@ static void test_paths(Fx *fx, gconstpointer d)
 		guint64 base = want[i].base;
 		g_autofree char *got = ranges_read_in(
 			&fx->m, w->pid, "dirty_ranges", base, base + P(4));
-		g_autofree char *exp = rline(base + P(2), 1, want[i].perms,
-					     want[i].path);
+		g_autofree char *exp =
+			rline(base + P(2), 1, want[i].perms, want[i].path);
 		g_assert_cmpstr(got, ==, exp);
 		g_autofree char *pn = page_name(base + P(2));
 		g_autofree char *rel = g_strdup_printf("pages/%s", pn);

@@ -75,8 +75,8 @@ char *wl_read_line(Workload *w)
 		g_assert_cmpint(r, >=, 0);
 		if (r == 0)
 			continue;
-		ssize_t n = read(w->from, w->buf + w->len,
-				 sizeof(w->buf) - w->len);
+		ssize_t n =
+			read(w->from, w->buf + w->len, sizeof(w->buf) - w->len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -307,8 +307,8 @@ GArray *ranges_parse(const char *text)
 		if (r.pages != (r.end - r.start) / itest_ps)
 			g_error("PAGES mismatch in '%s'", s);
 		if (a->len) {
-			const Range *prev = &g_array_index(a, Range,
-							   a->len - 1);
+			const Range *prev =
+				&g_array_index(a, Range, a->len - 1);
 			if (r.start < prev->end)
 				g_error("ranges not ascending/overlap at '%s'",
 					s);
@@ -370,8 +370,9 @@ void ranges_check_maps(GArray *r, pid_t pid)
 		if (x->end > v->end)
 			g_error("range %016" G_GINT64_MODIFIER
 				"x-%016" G_GINT64_MODIFIER
-				"x crosses the end of mapping %" G_GINT64_MODIFIER
-				"x-%" G_GINT64_MODIFIER "x",
+				"x crosses the end of mapping "
+				"%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER
+				"x",
 				x->start, x->end, v->start, v->end);
 		g_assert_cmpstr(x->perms, ==, v->perms);
 		g_assert_cmpstr(x->path, ==, v->path);
@@ -402,8 +403,8 @@ char *ranges_text_in(const char *text, guint64 start, guint64 end)
 	return g_string_free(s, FALSE);
 }
 
-char *ranges_read_in(const Mount *m, pid_t pid, const char *file,
-		     guint64 start, guint64 end)
+char *ranges_read_in(const Mount *m, pid_t pid, const char *file, guint64 start,
+		     guint64 end)
 {
 	g_autofree char *p = mnt_path(m, pid, file);
 	g_autofree char *t = read_text(p, NULL);
@@ -414,10 +415,10 @@ char *ranges_read_in(const Mount *m, pid_t pid, const char *file,
 	return ranges_text_in(t, start, end);
 }
 
-char *rline(guint64 start, guint64 npages, const char *perms,
-	    const char *path)
+char *rline(guint64 start, guint64 npages, const char *perms, const char *path)
 {
-	return g_strdup_printf("%016" G_GINT64_MODIFIER "x-%016" G_GINT64_MODIFIER
+	return g_strdup_printf("%016" G_GINT64_MODIFIER
+			       "x-%016" G_GINT64_MODIFIER
 			       "x %" G_GINT64_MODIFIER "u %s%s%s\n",
 			       start, start + npages * itest_ps, npages, perms,
 			       path && *path ? " " : "", path ? path : "");
@@ -519,9 +520,9 @@ gboolean all_threads_state(pid_t pid, char st)
 	if (!tids)
 		return FALSE;
 	for (guint i = 0; i < tids->len; i++) {
-		g_autofree char *p = g_strdup_printf(
-			"/proc/%d/task/%s/stat", (int)pid,
-			(char *)tids->pdata[i]);
+		g_autofree char *p =
+			g_strdup_printf("/proc/%d/task/%s/stat", (int)pid,
+					(char *)tids->pdata[i]);
 		g_autofree char *t = NULL;
 		if (!g_file_get_contents(p, &t, NULL, NULL))
 			return FALSE;
@@ -538,9 +539,9 @@ char *thread_states(pid_t pid)
 	g_autoptr(GPtrArray) tids = list_dir(dir);
 	GString *s = g_string_new(NULL);
 	for (guint i = 0; tids && i < tids->len; i++) {
-		g_autofree char *p = g_strdup_printf(
-			"/proc/%d/task/%s/stat", (int)pid,
-			(char *)tids->pdata[i]);
+		g_autofree char *p =
+			g_strdup_printf("/proc/%d/task/%s/stat", (int)pid,
+					(char *)tids->pdata[i]);
 		g_autofree char *t = NULL;
 		char *rp = NULL;
 		if (g_file_get_contents(p, &t, NULL, NULL))
@@ -568,15 +569,14 @@ GHashTable *read_status(const Mount *m, pid_t pid)
 	if (!t)
 		g_error("read %s: %s", p, g_strerror(errno));
 	g_assert_true(g_str_has_suffix(t, "\n"));
-	GHashTable *h = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					      g_free);
+	GHashTable *h =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	g_auto(GStrv) lines = g_strsplit(t, "\n", -1);
 	for (char **l = lines; *l && **l; l++) {
 		char *c = strstr(*l, ": ");
 		if (!c)
 			g_error("status line without ': ': '%s'", *l);
-		g_hash_table_insert(h, g_strndup(*l, c - *l),
-				    g_strdup(c + 2));
+		g_hash_table_insert(h, g_strndup(*l, c - *l), g_strdup(c + 2));
 	}
 	return h;
 }

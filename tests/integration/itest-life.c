@@ -13,18 +13,17 @@
 
 #include "itest.h"
 
-#define P(n) ((guint64)(n) * itest_ps)
+#define P(n) ((guint64)(n)*itest_ps)
 
-static char *page_path(const Mount *m, pid_t pid, const char *dir,
-		       guint64 addr)
+static char *page_path(const Mount *m, pid_t pid, const char *dir, guint64 addr)
 {
 	g_autofree char *n = page_name(addr);
 	g_autofree char *rel = g_strdup_printf("%s/%s", dir, n);
 	return mnt_path(m, pid, rel);
 }
 
-static void assert_page(const Mount *m, pid_t pid, guint64 addr,
-			unsigned byte, guint64 idx)
+static void assert_page(const Mount *m, pid_t pid, guint64 addr, unsigned byte,
+			guint64 idx)
 {
 	guint8 buf[65536];
 	g_autofree char *p = page_path(m, pid, "pages", addr);
@@ -94,8 +93,8 @@ static void test_fork(Fx *fx, gconstpointer d)
 	fx_kill_later(fx, child);
 
 	g_autoptr(GPtrArray) root = list_dir(fx->m.mnt);
-	g_assert_true(g_ptr_array_find_with_equal_func(root, cs, g_str_equal,
-						       NULL));
+	g_assert_true(
+		g_ptr_array_find_with_equal_func(root, cs, g_str_equal, NULL));
 	g_assert_cmpuint(read_epoch(&fx->m, child), ==, 0);
 	g_assert_cmpuint(read_epoch(&fx->m, w->pid), ==, 1);
 	g_autofree char *got = in(fx, child, a, 8);
@@ -182,8 +181,7 @@ static void test_remap_same(Fx *fx, gconstpointer d)
 	assert_page(&fx->m, w->pid, a + P(1), 2, 1);
 	/* last/ still has the old pages; they read the new (zero) memory */
 	guint8 buf[65536], zero[65536] = {0};
-	g_autofree char *lp = page_path(&fx->m, w->pid, "last/pages",
-					a + P(5));
+	g_autofree char *lp = page_path(&fx->m, w->pid, "last/pages", a + P(5));
 	g_assert_cmpint(read_page(lp, buf), ==, 0);
 	g_assert_cmpmem(buf, itest_ps, zero, itest_ps);
 	/* reading did not make it dirty */
@@ -203,8 +201,8 @@ static void test_never_populated(Fx *fx, gconstpointer d)
 	guint64 regs[][2] = {{a, 16}, {f, 8}, {s, 8}};
 	for (int round = 0; round < 2; round++) {
 		for (gsize i = 0; i < G_N_ELEMENTS(regs); i++) {
-			g_autofree char *t = in(fx, w->pid, regs[i][0],
-						regs[i][1]);
+			g_autofree char *t =
+				in(fx, w->pid, regs[i][0], regs[i][1]);
 			g_assert_cmpstr(t, ==, "");
 		}
 		do_clear(&fx->m, w->pid);

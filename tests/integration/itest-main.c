@@ -9,6 +9,7 @@
  * daemon, e.g. nofreeze to see /race/writers fail), SDFS_ITEST_ROUNDS and
  * SDFS_ITEST_RSYNC_ROUNDS (rounds of the race and rsync tests).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,6 +20,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +41,31 @@ static volatile pid_t net_pids[MAX_PIDS];
 static char net_mnts[MAX_MOUNTS][PATH_MAX];
 static char net_logs[MAX_MOUNTS][PATH_MAX];
 static volatile sig_atomic_t net_used[MAX_MOUNTS];
+static char net_tmp[PATH_MAX]; /* the current fixture's scratch directory */
+
+/* Async-signal-safe removal of dir and what it holds, depth bounded. */
+static void net_rm(int parent, const char *name, int depth)
+{
+	char buf[4096];
+	long n;
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	while (depth > 0 &&
+	       (n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n;) {
+			struct dirent64 *de = (struct dirent64 *)(buf + off);
+			off += de->d_reclen;
+			if (!strcmp(de->d_name, ".") ||
+			    !strcmp(de->d_name, ".."))
+				continue;
+			if (unlinkat(fd, de->d_name, 0) < 0 && errno == EISDIR)
+				net_rm(fd, de->d_name, depth - 1);
+		}
+	}
+	close(fd);
+	unlinkat(parent, name, AT_REMOVEDIR);
+}
 
 void itest_track_pid(pid_t pid)
 {
@@ -86,7 +113,10 @@ static void net_cleanup(int dump)
 			net_write("# ---- end of daemon log ----\n");
 		}
 		rmdir(net_mnts[i]);
+		unlink(net_logs[i]);
 	}
+	if (net_tmp[0])
+		net_rm(AT_FDCWD, net_tmp, 3);
 }
 
 static void net_signal(int sig)
@@ -103,8 +133,8 @@ static void net_atexit(void)
 
 static void net_install(void)
 {
-	int sigs[] = {SIGABRT, SIGTERM, SIGINT, SIGSEGV, SIGBUS, SIGHUP,
-		      SIGTRAP, SIGFPE};
+	int sigs[] = {SIGABRT, SIGTERM, SIGINT,	 SIGSEGV,
+		      SIGBUS,  SIGHUP,	SIGTRAP, SIGFPE};
 	for (size_t i = 0; i < G_N_ELEMENTS(sigs); i++)
 		signal(sigs[i], net_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -126,8 +156,8 @@ static void probe_load(void)
 
 	if (probe_table)
 		return;
-	probe_table = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					    g_free);
+	probe_table =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
 			  NULL, &out, &err, &status, &e)) {
 		g_hash_table_insert(probe_table, g_strdup("error"),
@@ -135,9 +165,9 @@ static void probe_load(void)
 		return;
 	}
 	if (!g_spawn_check_wait_status(status, NULL))
-		g_hash_table_insert(probe_table, g_strdup("error"),
-				    g_strdup_printf("sdfs --probe failed: %s",
-						    err));
+		g_hash_table_insert(
+			probe_table, g_strdup("error"),
+			g_strdup_printf("sdfs --probe failed: %s", err));
 	g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
 	for (char **l = lines; *l; l++) {
 		char *colon = strstr(*l, ": ");
@@ -170,9 +200,9 @@ gboolean itest_backend_usable(const char *backend, char **reason)
 	if (v && g_str_has_prefix(v, "yes"))
 		return TRUE;
 	const char *paren = v ? strchr(v, '(') : NULL;
-	g_autofree char *why = paren ? g_strndup(paren + 1,
-						 strcspn(paren + 1, ")"))
-				     : g_strdup(v ? v : "not in --probe output");
+	g_autofree char *why =
+		paren ? g_strndup(paren + 1, strcspn(paren + 1, ")"))
+		      : g_strdup(v ? v : "not in --probe output");
 	*reason = g_strdup_printf("%s backend not available on this kernel: %s",
 				  backend, why);
 	return FALSE;
@@ -225,9 +255,9 @@ void mount_start(Mount *m, const char *backend)
 {
 	g_autofree char *dir = g_dir_make_tmp("sdfs-mnt-XXXXXX", NULL);
 	const char *extra = g_getenv("SDFS_ITEST_OPTS"); /* e.g. nofreeze */
-	g_autofree char *opt = g_strdup_printf("backend=%s%s%s", backend,
-					       extra && *extra ? "," : "",
-					       extra ? extra : "");
+	g_autofree char *opt =
+		g_strdup_printf("backend=%s%s%s", backend,
+				extra && *extra ? "," : "", extra ? extra : "");
 	char real[PATH_MAX];
 	int slot = -1;
 
@@ -248,8 +278,8 @@ void mount_start(Mount *m, const char *backend)
 	net_used[slot] = 1;
 	m->slot = slot;
 
-	int logfd = open(m->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			 0600);
+	int logfd =
+		open(m->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	g_assert_cmpint(logfd, >=, 0);
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -392,6 +422,7 @@ static void fx_setup(Fx *fx, gconstpointer data)
 	fx->t0 = g_get_monotonic_time();
 	fx->tmp = g_dir_make_tmp("sdfs-itest-XXXXXX", NULL);
 	g_assert_nonnull(fx->tmp);
+	g_strlcpy(net_tmp, fx->tmp, sizeof(net_tmp));
 	fx->ok = TRUE;
 }
 
@@ -413,8 +444,8 @@ static void fx_teardown(Fx *fx, gconstpointer data)
 {
 	(void)data;
 	if (fx->ok)
-		g_test_message("%.2f s", (g_get_monotonic_time() - fx->t0) /
-						 1e6);
+		g_test_message("%.2f s",
+			       (g_get_monotonic_time() - fx->t0) / 1e6);
 	for (guint i = 0; i < fx->workloads->len; i++)
 		wl_kill(fx->workloads->pdata[i]);
 	for (guint i = 0; i < fx->pids->len; i++) {
@@ -427,6 +458,7 @@ static void fx_teardown(Fx *fx, gconstpointer data)
 		;
 	mount_stop(&fx->m);
 	if (fx->tmp) {
+		net_tmp[0] = 0;
 		rm_rf(fx->tmp);
 		g_free(fx->tmp);
 	}

@@ -11,7 +11,7 @@
 
 #include "itest.h"
 
-#define P(n) ((guint64)(n) * itest_ps)
+#define P(n) ((guint64)(n)*itest_ps)
 
 static char *page_path(Fx *fx, pid_t pid, const char *dir, guint64 addr)
 {
@@ -213,8 +213,8 @@ static void test_last_captured(Fx *fx, gconstpointer d)
 
 	/* the next clear captures what was written in between */
 	do_clear(&fx->m, w->pid);
-	g_autofree char *in =
-		ranges_read_in(&fx->m, w->pid, "last/dirty_ranges", a, a + P(8));
+	g_autofree char *in = ranges_read_in(&fx->m, w->pid,
+					     "last/dirty_ranges", a, a + P(8));
 	g_autofree char *l = rline(a + P(2), 1, "rw-p", NULL);
 	g_assert_cmpstr(in, ==, l);
 }
@@ -251,8 +251,8 @@ static void test_status(Fx *fx, gconstpointer d)
 	g_free(wl_cmd(w, "map a 8"));
 	g_free(wl_cmd(w, "fill a 0 8 1"));
 	g_free(wl_cmd(w, "pid"));
-	const char *keys[] = {"pid",	     "backend",	    "epoch",
-			      "cleared_at",  "frozen_us",   "dirty_pages",
+	const char *keys[] = {"pid",	    "backend",	 "epoch",
+			      "cleared_at", "frozen_us", "dirty_pages",
 			      "last_pages"};
 	g_autofree char *pid = g_strdup_printf("%d", w->pid);
 	const char *backend = itest_backend_effective(itest_backend);
@@ -266,9 +266,8 @@ static void test_status(Fx *fx, gconstpointer d)
 		}
 		gint64 t1 = g_get_real_time() / G_USEC_PER_SEC;
 		guint64 dirty = count_of(fx, w->pid, "dirty_ranges");
-		guint64 lastn = round ? count_of(fx, w->pid,
-						 "last/dirty_ranges")
-				      : 0;
+		guint64 lastn =
+			round ? count_of(fx, w->pid, "last/dirty_ranges") : 0;
 		g_autoptr(GHashTable) st = read_status(&fx->m, w->pid);
 		for (gsize i = 0; i < G_N_ELEMENTS(keys); i++)
 			if (!g_hash_table_contains(st, keys[i]))
@@ -292,11 +291,11 @@ static void test_status(Fx *fx, gconstpointer d)
 		g_assert_true(g_ascii_isdigit(fz[0]));
 		g_ascii_strtoull(fz, &end, 10);
 		g_assert_cmpstr(end, ==, "");
-		g_autofree char *ds = g_strdup_printf("%" G_GUINT64_FORMAT,
-						      dirty);
+		g_autofree char *ds =
+			g_strdup_printf("%" G_GUINT64_FORMAT, dirty);
 		g_assert_cmpstr(g_hash_table_lookup(st, "dirty_pages"), ==, ds);
-		g_autofree char *ls = g_strdup_printf("%" G_GUINT64_FORMAT,
-						      lastn);
+		g_autofree char *ls =
+			g_strdup_printf("%" G_GUINT64_FORMAT, lastn);
 		g_assert_cmpstr(g_hash_table_lookup(st, "last_pages"), ==, ls);
 	}
 }
@@ -365,12 +364,11 @@ static void test_unknown_names(Fx *fx, gconstpointer d)
 	g_free(wl_cmd(w, "map a 4"));
 	g_free(wl_cmd(w, "fill a 0 4 1"));
 	do_clear(&fx->m, w->pid);
-	const char *names[] = {"foo",	      "Clear",	      "clear2",
-			       "dirty",	      "pages2",	      "last/foo",
-			       "last/clear",  "last/status",  "pages/zzz",
-			       "pages/0x1000", "last/pages/zzz",
-			       "pages/-1",    "status/x",     "clear/x",
-			       "last/last",   ".hidden"};
+	const char *names[] = {
+		"foo",	     "Clear",	     "clear2",	       "dirty",
+		"pages2",    "last/foo",     "last/clear",     "last/status",
+		"pages/zzz", "pages/0x1000", "last/pages/zzz", "pages/-1",
+		"status/x",  "clear/x",	     "last/last",      ".hidden"};
 	for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
 		g_autofree char *p = fx_path(fx, w->pid, names[i]);
 		struct stat st;

@@ -13,12 +13,12 @@
 
 #include "itest.h"
 
-#define P(n) ((guint64)(n) * itest_ps)
+#define P(n) ((guint64)(n)*itest_ps)
 #define THREADS 4
 
 /* Copy every page of last/pages within [lo, hi) into snap (addr -> page). */
-static guint copy_last(const Mount *m, pid_t pid, GHashTable *snap,
-		       guint64 lo, guint64 hi)
+static guint copy_last(const Mount *m, pid_t pid, GHashTable *snap, guint64 lo,
+		       guint64 hi)
 {
 	g_autofree char *dir = mnt_path(m, pid, "last/pages");
 	g_autoptr(GPtrArray) names = list_dir(dir);
@@ -76,8 +76,7 @@ static void compare_with_memory(GHashTable *snap, pid_t pid, guint64 base,
 		const guint8 *s = g_hash_table_lookup(snap, &a);
 		if (!s)
 			g_error("page %" G_GUINT64_FORMAT
-				" (%016" G_GINT64_MODIFIER
-				"x) never copied",
+				" (%016" G_GINT64_MODIFIER "x) never copied",
 				i, a);
 		read_mem(pid, a, mem, itest_ps);
 		if (memcmp(s, mem, itest_ps)) {

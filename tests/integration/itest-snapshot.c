@@ -12,7 +12,7 @@
 
 #include "itest.h"
 
-#define P(n) ((guint64)(n) * itest_ps)
+#define P(n) ((guint64)(n)*itest_ps)
 
 static void run_rsync(const char *rsync, const char *src, const char *dst)
 {
@@ -81,7 +81,8 @@ static void test_rsync(Fx *fx, gconstpointer d)
 	gint64 start = g_get_monotonic_time();
 	for (int i = 0; i <= n; i++) {
 		/* slow emulated VMs: at least 5 rounds, then 20 s at most */
-		if (i > 5 && g_get_monotonic_time() - start > 20 * G_USEC_PER_SEC)
+		if (i > 5 &&
+		    g_get_monotonic_time() - start > 20 * G_USEC_PER_SEC)
 			break;
 		if (i > 0) {
 			g_free(wl_cmd(w, "scribble s 10 %d", i));
@@ -192,8 +193,8 @@ static char *record(const Mount *m, pid_t pid, GArray *regs)
 			if (x->thp)
 				idx /= hp;
 			if (idx != prev)
-				g_string_append_printf(s, "%" G_GINT64_FORMAT ",",
-						       idx);
+				g_string_append_printf(
+					s, "%" G_GINT64_FORMAT ",", idx);
 			prev = idx;
 		}
 	}
@@ -260,8 +261,8 @@ static void test_crosscheck(Fx *fx, gconstpointer d)
 	if (!itest_backend_usable("soft-dirty", &r1) ||
 	    !itest_backend_usable("uffd", &r2)) {
 		g_autofree char *why = g_strdup_printf(
-			"cross-check needs both backends: %s%s%s",
-			r1 ? r1 : "", r1 && r2 ? "; " : "", r2 ? r2 : "");
+			"cross-check needs both backends: %s%s%s", r1 ? r1 : "",
+			r1 && r2 ? "; " : "", r2 ? r2 : "");
 		g_test_skip(why);
 		return;
 	}

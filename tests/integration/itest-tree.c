@@ -168,11 +168,22 @@ static void test_lookup_enoent(Fx *fx, gconstpointer d)
 	g_autofree char *tids = wl_cmd(w, "idle 1");
 	g_autofree char *zs = wl_cmd(w, "zombie");
 	const char *bad[] = {
-		"abc", "12a", "a12", "-1", "+1", "0", "1.0", "0x10", " 1",
-		"1 ", "99999999999999999999999", "18446744073709551617",
+		"abc",
+		"12a",
+		"a12",
+		"-1",
+		"+1",
+		"0",
+		"1.0",
+		"0x10",
+		" 1",
+		"1 ",
+		"99999999999999999999999",
+		"18446744073709551617",
 		"4294967297", /* 2^32 + 1: must not wrap to 1 */
-		"2147483648", "4194304", /* above any pid_max */
-		"2", /* kthreadd: no address space */
+		"2147483648",
+		"4194304", /* above any pid_max */
+		"2",	   /* kthreadd: no address space */
 	};
 	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
 		g_autofree char *p = g_build_filename(fx->m.mnt, bad[i], NULL);
@@ -218,7 +229,8 @@ static void test_page_names(Fx *fx, gconstpointer d)
 				      (*c >= 'a' && *c <= 'f'));
 		if (i > 0)
 			g_assert_cmpstr(names->pdata[i - 1], <, n);
-		g_autofree char *wn = page_name(g_array_index(want, guint64, i));
+		g_autofree char *wn =
+			page_name(g_array_index(want, guint64, i));
 		g_assert_cmpstr(n, ==, wn);
 	}
 
@@ -228,8 +240,8 @@ static void test_page_names(Fx *fx, gconstpointer d)
 		g_autofree char *n = page_name(pa);
 		g_assert_true(g_ptr_array_find_with_equal_func(
 			names, n, g_str_equal, NULL));
-		g_autofree char *rel = g_strdup_printf(
-			"pages/%" G_GINT64_MODIFIER "x", pa);
+		g_autofree char *rel =
+			g_strdup_printf("pages/%" G_GINT64_MODIFIER "x", pa);
 		g_autofree char *p = fx_path(fx, w->pid, rel);
 		guint8 buf[65536];
 		g_assert_cmpuint(itest_ps, <=, sizeof(buf));
@@ -239,7 +251,7 @@ static void test_page_names(Fx *fx, gconstpointer d)
 
 	/* names that are not dirty pages */
 	char *bad[] = {
-		page_name(a + 1), /* not page aligned */
+		page_name(a + 1),	     /* not page aligned */
 		page_name(a + 8 * itest_ps), /* guard page, never written */
 		g_strdup("ffffffffffffffff"),
 		g_strdup("1ffffffffffffffff"), /* 17 digits, overflows */
@@ -248,8 +260,8 @@ static void test_page_names(Fx *fx, gconstpointer d)
 	};
 	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
 		if (*bad[i]) {
-			g_autofree char *rel = g_strdup_printf("pages/%s",
-							       bad[i]);
+			g_autofree char *rel =
+				g_strdup_printf("pages/%s", bad[i]);
 			g_autofree char *p = fx_path(fx, w->pid, rel);
 			assert_enoent(p);
 		}
@@ -304,8 +316,9 @@ static void test_sendfile(Fx *fx, gconstpointer d)
 	g_autofree char *pn = page_name(a + 2 * itest_ps);
 	g_autofree char *pg = g_strdup_printf("pages/%s", pn);
 	g_autofree char *lpg = g_strdup_printf("last/pages/%s", pn);
-	const char *files[] = {"clear", "dirty_ranges", "status",
-			       "last/dirty_ranges", pg, lpg};
+	const char *files[] = {"clear",	 "dirty_ranges",
+			       "status", "last/dirty_ranges",
+			       pg,	 lpg};
 	for (gsize i = 0; i < G_N_ELEMENTS(files); i++) {
 		g_autofree char *p = fx_path(fx, w->pid, files[i]);
 		gsize rlen = 0, slen = 0;

@@ -10,10 +10,10 @@
 
 /* ---- environment and probe (itest-main.c) ---- */
 
-extern size_t itest_ps; /* system page size */
-extern const char *itest_bin; /* $SDFS_BIN */
+extern size_t itest_ps;		       /* system page size */
+extern const char *itest_bin;	       /* $SDFS_BIN */
 extern const char *itest_workload_bin; /* $SDFS_WORKLOAD */
-extern const char *itest_backend; /* $SDFS_BACKEND, default "auto" */
+extern const char *itest_backend;      /* $SDFS_BACKEND, default "auto" */
 
 /*
  * TRUE if `backend` ("auto", "soft-dirty", "uffd") is usable according to
@@ -31,9 +31,9 @@ void itest_untrack_pid(pid_t pid);
 /* ---- mounts (itest-main.c) ---- */
 
 typedef struct {
-	char *mnt; /* realpath of the mount point */
+	char *mnt;     /* realpath of the mount point */
 	char *backend; /* the backend= option given */
-	char *log; /* the daemon's stderr */
+	char *log;     /* the daemon's stderr */
 	pid_t daemon;
 	int slot; /* safety-net slot */
 } Mount;
@@ -75,7 +75,7 @@ typedef struct {
 	char *tmp; /* scratch directory (files for file mappings) */
 	GPtrArray *workloads;
 	GArray *pids; /* other processes to kill at teardown */
-	gint64 t0; /* start of the test body, for timing */
+	gint64 t0;    /* start of the test body, for timing */
 } Fx;
 
 typedef void (*FxFunc)(Fx *fx, gconstpointer data);
@@ -123,11 +123,10 @@ void ranges_check_maps(GArray *r, pid_t pid);
 /* The lines of `text` whose range intersects [start, end), joined. */
 char *ranges_text_in(const char *text, guint64 start, guint64 end);
 /* Read MNT/PID/FILE, validate it, return the lines within [start,end). */
-char *ranges_read_in(const Mount *m, pid_t pid, const char *file,
-		     guint64 start, guint64 end);
+char *ranges_read_in(const Mount *m, pid_t pid, const char *file, guint64 start,
+		     guint64 end);
 /* One expected line: START-END PAGES PERMS[ PATH]\n */
-char *rline(guint64 start, guint64 npages, const char *perms,
-	    const char *path);
+char *rline(guint64 start, guint64 npages, const char *perms, const char *path);
 /* Sum of PAGES. */
 guint64 ranges_count(GArray *r);
 /* Every page address of the ranges, ascending. */

@@ -8,27 +8,24 @@
  *   pid                                   ok PID
  *   pagesize                              ok BYTES
  *   map NAME PAGES [KIND] [prot=P]        ok ADDR   KIND: anon (default),
- *                                         shared-anon, file PATH, shared-file PATH
- *   thp NAME MIB                          ok ADDR   2 MiB aligned, MADV_HUGEPAGE
- *   heap NAME PAGES                       ok ADDR   page-aligned sbrk area
- *   name NAME LABEL                       ok        PR_SET_VMA_ANON_NAME
- *   write NAME IDX BYTE                   ok        whole page, pattern.h
- *   fill NAME FIRST COUNT BYTE            ok        write on COUNT pages
- *   poke NAME IDX BYTE                    ok        one byte at offset 0
- *   read NAME IDX                         ok BYTE   read-only touch
- *   mprotect NAME FIRST COUNT PROT        ok
- *   munmap NAME                           ok
- *   remap NAME                            ok ADDR   munmap + anon mmap, same address
+ *                                         shared-anon, file PATH, shared-file
+ * PATH thp NAME MIB                          ok ADDR   2 MiB aligned,
+ * MADV_HUGEPAGE heap NAME PAGES                       ok ADDR   page-aligned
+ * sbrk area name NAME LABEL                       ok PR_SET_VMA_ANON_NAME write
+ * NAME IDX BYTE                   ok        whole page, pattern.h fill NAME
+ * FIRST COUNT BYTE            ok        write on COUNT pages poke NAME IDX BYTE
+ * ok        one byte at offset 0 read NAME IDX                         ok BYTE
+ * read-only touch mprotect NAME FIRST COUNT PROT        ok munmap NAME ok remap
+ * NAME                            ok ADDR   munmap + anon mmap, same address
  *   mremap NAME NEWPAGES                  ok ADDR   moves to a new address
  *   scribble NAME COUNT SEED              ok        COUNT random page writes
- *   threads NAME N [PAUSE_US]             ok TID..  racing writers, page i*k.. of NAME
- *   idle N                                ok TID..  threads blocked forever
- *   counts                                ok SEQ..  last sequence number per writer
- *   stopthreads                           ok
- *   fork                                  ok PID    child sleeps until parent dies
- *   zombie                                ok PID    child exited, left unreaped
- *   exec                                  (re-executes itself: "ready PID")
- *   exit CODE                             ok, then exits
+ *   threads NAME N [PAUSE_US]             ok TID..  racing writers, page i*k..
+ * of NAME idle N                                ok TID..  threads blocked
+ * forever counts                                ok SEQ..  last sequence number
+ * per writer stopthreads                           ok fork ok PID    child
+ * sleeps until parent dies zombie                                ok PID child
+ * exited, left unreaped exec                                  (re-executes
+ * itself: "ready PID") exit CODE                             ok, then exits
  *
  * Every region NAME is placed between two PROT_NONE guard pages so that it
  * never merges with a neighbouring mapping. PROT is a string of r, w, x or
@@ -181,10 +178,11 @@ static int open_sized(const char *path, size_t len)
 static void cmd_map(char **av, int ac)
 {
 	if (ac < 3)
-		return reply("err usage: map NAME PAGES [KIND [PATH]] [prot=P]");
+		return reply(
+			"err usage: map NAME PAGES [KIND [PATH]] [prot=P]");
 	size_t pages = strtoul(av[2], NULL, 0);
-	int flags = MAP_PRIVATE | MAP_ANONYMOUS, fd = -1, prot = PROT_READ |
-							      PROT_WRITE;
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS, fd = -1,
+	    prot = PROT_READ | PROT_WRITE;
 	const char *path = NULL;
 	int i = 3;
 	if (i < ac && strncmp(av[i], "prot=", 5)) {
@@ -377,7 +375,8 @@ static void cmd_mremap(char **av, int ac)
 {
 	struct region *r = ac == 3 ? lookup(av[1], 0, 0) : NULL;
 	if (!r)
-		return ac == 3 ? (void)0 : reply("err usage: mremap NAME PAGES");
+		return ac == 3 ? (void)0
+			       : reply("err usage: mremap NAME PAGES");
 	size_t pages = strtoul(av[2], NULL, 0);
 	uint8_t *at = pages ? reserve(pages) : NULL;
 	if (!at)
@@ -415,8 +414,8 @@ static void *writer_main(void *arg)
 	size_t words = ps / sizeof(uint64_t);
 	atomic_store(&w->tid, (pid_t)syscall(SYS_gettid));
 	uint64_t x = (uint64_t)(uintptr_t)w * 2654435761u + 1;
-	for (uint64_t seq = 1; !atomic_load_explicit(&stop_writers,
-						     memory_order_relaxed);
+	for (uint64_t seq = 1;
+	     !atomic_load_explicit(&stop_writers, memory_order_relaxed);
 	     seq++) {
 		size_t idx = seq % w->count;
 		if (w->pause_us) {
@@ -511,8 +510,9 @@ static void cmd_counts(void)
 	char buf[1024] = "ok";
 	size_t len = 2;
 	for (int i = 0; i < nwriters; i++)
-		len += snprintf(buf + len, sizeof(buf) - len, " %llu",
-				(unsigned long long)atomic_load(&writers[i].seq));
+		len += snprintf(
+			buf + len, sizeof(buf) - len, " %llu",
+			(unsigned long long)atomic_load(&writers[i].seq));
 	reply("%s", buf);
 }
 
@@ -544,7 +544,8 @@ static void cmd_fork(int zombie)
 	}
 	if (zombie) {
 		siginfo_t si;
-		/* Wait for the exit without reaping: the child stays a zombie. */
+		/* Wait for the exit without reaping: the child stays a zombie.
+		 */
 		while (waitid(P_PID, pid, &si, WEXITED | WNOWAIT) < 0 &&
 		       errno == EINTR)
 			;
