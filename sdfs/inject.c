@@ -122,7 +122,7 @@ static bool find_in_page(const unsigned char *buf, size_t ps, uint64_t base,
  * process has in memory: epoch 0 counts every present page.
  */
 static bool search_vma(pid_t pid, int pm_fd, const struct sdfs_vma *v,
-		       uint64_t *out)
+		       bool present_only, uint64_t *out)
 {
 	size_t ps = sdfs_page_size();
 	uint64_t end = v->end - v->start > SCAN_LIMIT ? v->start + SCAN_LIMIT
@@ -134,7 +134,7 @@ static bool search_vma(pid_t pid, int pm_fd, const struct sdfs_vma *v,
 		uint64_t e;
 		if (pread(pm_fd, &e, sizeof(e), (off_t)(a / ps * 8)) != sizeof(e))
 			return false;
-		if (!(e & PM_PRESENT))
+		if (present_only && !(e & PM_PRESENT))
 			continue;
 		struct iovec l = {buf, ps}, r = {(void *)(uintptr_t)a, ps};
 		if (process_vm_readv(pid, &l, 1, &r, 1, 0) != (ssize_t)ps)
@@ -161,12 +161,19 @@ static int find_syscall_insn(pid_t pid, uint64_t *out)
 	r = m.n ? -ENOEXEC : -ESRCH;
 	for (size_t i = 0; i < m.n && r < 0; i++)
 		if (strcmp(m.vmas[i].path, "[vdso]") == 0 &&
-		    search_vma(pid, pm, &m.vmas[i], out))
+		    search_vma(pid, pm, &m.vmas[i], true, out))
 			r = 0;
 	for (size_t i = 0; i < m.n && r < 0; i++)
 		if (m.vmas[i].perms[2] == 'x' && m.vmas[i].perms[0] == 'r' &&
 		    strcmp(m.vmas[i].path, "[vsyscall]") != 0 &&
-		    search_vma(pid, pm, &m.vmas[i], out))
+		    search_vma(pid, pm, &m.vmas[i], true, out))
+			r = 0;
+	/* a process that has just exec'd may have none present yet: then
+	 * [vdso] it is, whose page the injection faults in (it is present
+	 * from then on, and counts like any present page in epoch 0) */
+	for (size_t i = 0; i < m.n && r < 0; i++)
+		if (strcmp(m.vmas[i].path, "[vdso]") == 0 &&
+		    search_vma(pid, pm, &m.vmas[i], false, out))
 			r = 0;
 	close(pm);
 	sdfs_maps_free(&m);
@@ -311,6 +318,15 @@ static int inject_run(pid_t pid, struct inj_job *job, struct inj_reply *rep,
 		if (job->tid < 0)
 			return job->tid;
 		r = find_syscall_insn(pid, &job->insn);
+		/* in the middle of an execve the new image may not be mapped
+		 * yet: give it a moment (at most about a quarter second) */
+		for (unsigned wait_us = 1000; r == -ENOEXEC && wait_us <= 128000;
+		     wait_us *= 2) {
+			if (proc_exiting(pid))
+				break;
+			usleep(wait_us);
+			r = find_syscall_insn(pid, &job->insn);
+		}
 		if (r == -ENOEXEC && proc_exiting(pid))
 			r = -ESRCH;
 		if (r < 0) {

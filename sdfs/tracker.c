@@ -276,6 +276,8 @@ static int scan_locked(struct sdfs_tracker *t, uint64_t from, uint64_t to,
 		.maps = &maps, .from = from, .to = to, .fn = fn, .ctx = ctx};
 	r = t->engine->backend->scan(&t->tgt, &req);
 	sdfs_maps_free(&maps);
+	if (r < 0 && r != -EAGAIN && pidfd_exited(t->tgt.pidfd))
+		return -ESRCH;
 	/* whatever was read, it is void if the process died meanwhile (its
 	 * pid may name another process by now) */
 	if (r >= 0 && pidfd_exited(t->tgt.pidfd))
@@ -319,6 +321,9 @@ int sdfs_tracker_clear(struct sdfs_tracker *t)
 	int r = pidfd_exited(t->tgt.pidfd) ? -ESRCH : 0;
 	if (!r)
 		r = t->engine->backend->clear(&t->tgt, &snap->set, &st);
+	/* whatever went wrong, a process that died meanwhile is ESRCH */
+	if (r < 0 && pidfd_exited(t->tgt.pidfd))
+		r = -ESRCH;
 	if (r == 0) {
 		snap->epoch = t->tgt.epoch;
 		clock_gettime(CLOCK_REALTIME, &snap->at);
