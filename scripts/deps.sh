@@ -11,7 +11,8 @@ PACKAGES=(
 	# the demo and the snapshot tests
 	rsync
 	# VM suites: Debian kernels under qemu with a busybox initramfs
-	qemu-system-x86 busybox-static cpio xz-utils zstd
+	qemu-system-x86 busybox-static cpio xz-utils zstd gzip dash mount util-linux
+	debian-archive-keyring libc6-dev
 	# fuzzing (libFuzzer), sanitizers, leak checks, cross-compile check
 	clang libclang-rt-14-dev valgrind gcc-aarch64-linux-gnu
 )

@@ -294,8 +294,10 @@ static int recv_reply(int sock, struct inj_reply *rep, int *fd)
 	do
 		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
 	if (n != (ssize_t)sizeof(*rep))
-		return -EPROTO;
+		return -EPROTO; /* the injector died without a word */
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c;
 	     c = CMSG_NXTHDR(&msg, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
@@ -430,8 +432,11 @@ int sdfs_inject_take_fd(pid_t pid, int pidfd, long nr, const long args[6],
 	if (fd < 0) {
 		if (why)
 			snprintf(why, why_len, "pidfd_getfd: %s",
-				 g_strerror(-rep.getfd_err));
-		return rep.getfd_err ? rep.getfd_err : -EPROTO;
+				 g_strerror(rep.getfd_err ? -rep.getfd_err
+							  : EMFILE));
+		/* taken in the injector but lost in transit: SCM_RIGHTS drops
+		 * a descriptor the receiver has no room for */
+		return rep.getfd_err ? rep.getfd_err : -EMFILE;
 	}
 	*ret_sys = rep.ret;
 	return fd;

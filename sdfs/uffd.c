@@ -315,6 +315,8 @@ static int errno_for_inject(int r)
 	case -EBUSY: /* traced by a debugger: transient, say so */
 	case -EAGAIN:
 	case -ENOMEM:
+	case -EMFILE: /* sdfs itself is out of file descriptors */
+	case -ENFILE:
 		return r;
 	case -EPERM:
 	case -EACCES:
@@ -350,7 +352,7 @@ static int setup(struct sdfs_target *t, struct uffd_state *st)
 		if (fd != -ESRCH)
 			sdfs_log("uffd: pid %d: cannot create its userfaultfd: "
 				 "%s",
-				 (int)t->pid, why);
+				 (int)t->pid, why[0] ? why : g_strerror(-fd));
 		teardown(st);
 		return fd == -ECANCELED ? -ENOTSUP : errno_for_inject(fd);
 	}

@@ -268,7 +268,7 @@ download_kernel() {
 fetch_label() {
 	local label=$1 meta suite arch
 	case $label in
-	6.1) meta=linux-image-cloud-amd64 suite= arch=amd64 ;;
+	6.1) meta=linux-image-cloud-amd64 suite='' arch=amd64 ;;
 	6.12) meta=linux-image-cloud-amd64 suite=bookworm-backports arch=amd64 ;;
 	6.12-arm64) meta=linux-image-cloud-arm64 suite=bookworm-backports arch=arm64 ;;
 	*) die "unknown kernel '$label' (known: 6.1 6.12 6.12-arm64)" ;;
@@ -329,8 +329,9 @@ main() {
 	done
 	((${#labels[@]})) || labels=(6.1 6.12)
 
-	command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null ||
+	if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
 		die "apt-get and dpkg-deb are needed (a Debian machine)"
+	fi
 	mkdir -p "$CACHE"
 	# One fetch at a time per cache: parallel test runs share it.
 	exec 9>"$CACHE/.lock"

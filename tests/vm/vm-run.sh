@@ -82,8 +82,10 @@ base_key() {
 	{
 		sha256sum "$HERE/mkinitramfs.sh"
 		cat "$kdir/package"
-		[[ -n $(cat "$kdir/modules.load") ]] &&
-			(cd "$kdir/root" && sha256sum $(cat "$kdir/modules.load"))
+		local mod
+		while read -r mod; do
+			[[ -n $mod ]] && sha256sum "$kdir/root/$mod"
+		done <"$kdir/modules.load"
 		local a host f
 		for a in "$@"; do
 			printf 'add %s\n' "$a"
@@ -99,7 +101,7 @@ base_key() {
 				fi
 			fi
 		done
-		sha256sum "${SDFS_VM_BUSYBOX:-/bin/busybox}"
+		sha256sum "${SDFS_VM_BUSYBOX:-/bin/busybox}" /usr/bin/dash
 	} | sha256sum | cut -c1-32
 }
 
@@ -117,7 +119,8 @@ base_image() {
 		"$HERE/mkinitramfs.sh" "${args[@]}"
 		mv "$img.$$" "$img"
 		# Keep the cache small: the newest few images.
-		ls -1t "$dir"/*.cpio.gz | tail -n +9 | xargs -r rm -f
+		find "$dir" -name '*.cpio.gz' -printf '%T@ %p\n' | sort -rn |
+			tail -n +9 | cut -d' ' -f2- | xargs -r rm -f
 	else
 		touch "$img"
 	fi
@@ -127,6 +130,7 @@ base_image() {
 QEMU_PID=
 SLEEP_PID=
 WORK=
+# shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
 	[[ -n $QEMU_PID ]] && kill "$QEMU_PID" 2>/dev/null
 	[[ -n $SLEEP_PID ]] && kill "$SLEEP_PID" 2>/dev/null
@@ -200,9 +204,9 @@ main() {
 	# (this machine is itself a VM) the host's instruction emulator gives
 	# up on it ("KVM internal error ... emulation failure").
 	if [[ $accel == kvm ]]; then
-		accel_args=(-accel kvm -cpu host,-cx16)
+		accel_args=(-accel kvm -cpu "host,-cx16")
 	else
-		accel_args=(-accel tcg -cpu qemu64,-cx16)
+		accel_args=(-accel tcg -cpu "qemu64,-cx16")
 	fi
 	# qboot (qemu-system-data) starts the kernel faster than SeaBIOS and
 	# prints nothing.
@@ -257,7 +261,7 @@ main() {
 	sleep "$timeout" &
 	SLEEP_PID=$!
 
-	local done_pid= status=0
+	local done_pid='' status=0
 	wait -n -p done_pid "$QEMU_PID" "$SLEEP_PID" || status=$?
 	local timed_out=0
 	if [[ $done_pid == "$SLEEP_PID" ]]; then

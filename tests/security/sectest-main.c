@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sdfs_sectest: access control and hostile input against real sdfs mounts.
+ * Needs root (it switches to test uids by itself) and the uffd backend.
+ * Environment: SDFS_BIN, SDFS_WORKLOAD, SDFS_SECTARGET.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sectest.h"
+
+size_t itest_ps;
+const char *itest_bin;
+const char *itest_workload_bin;
+const char *itest_backend = "uffd";
+const char *sec_target_bin;
+
+static char *run_dir; /* mounts of the subprocesses live under it */
+
+/* After a subprocess: whatever a failing test left behind (a failed
+ * assertion in a GLib test subprocess is _exit(1): no atexit, no signal
+ * handler runs) is unmounted and removed here. Only our run_dir. */
+static void sweep(void)
+{
+	g_autofree char *t = NULL;
+	if (g_file_get_contents("/proc/self/mountinfo", &t, NULL, NULL)) {
+		g_auto(GStrv) lines = g_strsplit(t, "\n", -1);
+		g_autofree char *pfx = g_strconcat(run_dir, "/", NULL);
+		for (char **l = lines; *l; l++) {
+			g_auto(GStrv) f = g_strsplit(*l, " ", 6);
+			if (g_strv_length(f) >= 5 &&
+			    g_str_has_prefix(f[4], pfx)) {
+				g_test_message("left mounted: %s", f[4]);
+				umount2(f[4], MNT_DETACH);
+			}
+		}
+	}
+	GDir *d = g_dir_open(run_dir, 0, NULL);
+	const char *n;
+	while (d && (n = g_dir_read_name(d))) {
+		g_autofree char *base = g_build_filename(run_dir, n, NULL);
+		g_autofree char *mnt = g_build_filename(base, "mnt", NULL);
+		g_autofree char *log = g_build_filename(base, "daemon.log", NULL);
+		rmdir(mnt);
+		unlink(log);
+		rmdir(base);
+	}
+	if (d)
+		g_dir_close(d);
+}
+
+static void run_isolated(gconstpointer data)
+{
+	void (*fn)(void) = (void (*)(void))data;
+	if (g_test_subprocess()) {
+		fn();
+		return;
+	}
+	g_autofree char *conf = NULL;
+	gsize conf_len = 0;
+	gboolean had_conf =
+		g_file_get_contents("/etc/fuse.conf", &conf, &conf_len, NULL);
+	/* the subprocess's own messages go to its captured stdout; its
+	 * failures to the inherited stderr */
+	g_test_trap_subprocess(NULL, 240 * G_USEC_PER_SEC,
+			       G_TEST_SUBPROCESS_INHERIT_STDERR);
+	sweep();
+	g_autofree char *now = NULL;
+	gsize now_len = 0;
+	gboolean has_conf =
+		g_file_get_contents("/etc/fuse.conf", &now, &now_len, NULL);
+	if (had_conf && (!has_conf || now_len != conf_len ||
+			 memcmp(now, conf, conf_len))) {
+		g_test_message("restoring /etc/fuse.conf");
+		g_file_set_contents("/etc/fuse.conf", conf, (gssize)conf_len,
+				    NULL);
+		chmod("/etc/fuse.conf", 0644);
+	}
+	g_test_trap_assert_passed();
+}
+
+void sec_add(const char *path, void (*fn)(void))
+{
+	g_test_add_data_func(path, (gconstpointer)fn, run_isolated);
+}
+
+static gboolean uffd_usable(char **why)
+{
+	g_autofree char *out = NULL, *err = NULL;
+	g_autoptr(GError) e = NULL;
+	int st;
+	const char *argv[] = {itest_bin, "--probe", NULL};
+
+	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
+			  NULL, &out, &err, &st, &e)) {
+		*why = g_strdup_printf("%s --probe: %s", itest_bin, e->message);
+		return FALSE;
+	}
+	g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+	for (char **l = lines; *l; l++)
+		if (g_str_has_prefix(*l, "uffd: "))
+			return g_str_has_prefix(*l, "uffd: yes") ||
+			       (*why = g_strdup(*l), FALSE);
+	*why = g_strdup("--probe does not mention uffd");
+	return FALSE;
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	itest_ps = (size_t)sysconf(_SC_PAGESIZE);
+	itest_bin = g_getenv("SDFS_BIN");
+	itest_workload_bin = g_getenv("SDFS_WORKLOAD");
+	sec_target_bin = g_getenv("SDFS_SECTARGET");
+
+	const char *skip = NULL;
+	g_autofree char *why = NULL;
+	if (!itest_bin || !itest_workload_bin || !sec_target_bin)
+		skip = "SDFS_BIN, SDFS_WORKLOAD and SDFS_SECTARGET must be set";
+	else if (geteuid() != 0)
+		skip = "needs root (switches to test uids itself)";
+	else if (!uffd_usable(&why))
+		skip = why;
+	if (skip) {
+		printf("1..0 # SKIP %s\n", skip);
+		return 0;
+	}
+	sec_safety_init();
+	if (!g_test_subprocess()) {
+		g_test_set_nonfatal_assertions();
+		run_dir = g_strdup("/tmp/sdfs-sec-run-XXXXXX");
+		if (!g_mkdtemp(run_dir)) {
+			printf("Bail out! mkdtemp: %s\n", g_strerror(errno));
+			return 1;
+		}
+		chmod(run_dir, 0755);
+		g_setenv("SDFS_SEC_RUNDIR", run_dir, TRUE);
+	}
+	sec_register_access();
+	sec_register_unpriv();
+	sec_register_hostile();
+	int r = g_test_run();
+	if (run_dir) {
+		sweep();
+		rmdir(run_dir);
+	}
+	return r;
+}
