@@ -169,6 +169,10 @@ void sdfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	r = sdfs_req_process(m, n.pid, SDFS_ACCESS_READ, &id);
+	/* through an open file (fstat, or a read revalidating the size) a
+	 * process that is gone is ESRCH (SPEC §3.4) */
+	if (r < 0 && r != -EACCES && fi && !sdfs_kind_is_dir(n.kind))
+		r = -ESRCH;
 	if (r == 0 && n.kind == SDFS_K_LAST_PAGE) {
 		/* mtime: the time of the clear that captured the page */
 		struct sdfs_tracker *t;
@@ -178,18 +182,16 @@ void sdfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			uint64_t addr = n.pageno * m->page_size;
 			if (s && sdfs_dirtyset_contains(&s->set, addr))
 				ts = s->at;
-			else
+			else if (!fi)
 				r = -ENOENT;
+			/* else: an open file of a page a later clear did not
+			 * capture keeps reading its address (sdfs(5)) */
 			sdfs_snapshot_put(s);
 			sdfs_tracker_put(t);
 		}
 	}
 	sdfs_cred_leave(&saved);
 	if (r < 0) {
-		/* through an open file (fstat, or a read revalidating the
-		 * size) a process that is gone is ESRCH (SPEC §3.4) */
-		if (r != -EACCES)
-			r = fi && !sdfs_kind_is_dir(n.kind) ? -ESRCH : -ENOENT;
 		fuse_reply_err(req, -r);
 		return;
 	}
