@@ -293,8 +293,23 @@ void mount_start(Mount *m, const char *backend)
 		dup2(logfd, STDOUT_FILENO);
 		dup2(logfd, STDERR_FILENO);
 		signal(SIGPIPE, SIG_DFL);
-		execl(itest_bin, itest_bin, "-f", "-o", opt, m->mnt,
-		      (char *)NULL);
+		/* SDFS_DAEMON_WRAPPER: a command line to run the daemon
+		 * under, e.g. valgrind (scripts/test-all.sh) */
+		const char *wrap = g_getenv("SDFS_DAEMON_WRAPPER");
+		g_auto(GStrv) wargv = NULL;
+		if (wrap && *wrap && g_shell_parse_argv(wrap, NULL, &wargv, NULL)) {
+			GPtrArray *a = g_ptr_array_new();
+			for (char **w = wargv; *w; w++)
+				g_ptr_array_add(a, *w);
+			const char *tail[] = {itest_bin, "-f", "-o", opt, m->mnt};
+			for (size_t i = 0; i < G_N_ELEMENTS(tail); i++)
+				g_ptr_array_add(a, (char *)tail[i]);
+			g_ptr_array_add(a, NULL);
+			execvp(a->pdata[0], (char **)a->pdata);
+		} else {
+			execl(itest_bin, itest_bin, "-f", "-o", opt, m->mnt,
+			      (char *)NULL);
+		}
 		dprintf(STDERR_FILENO, "exec %s: %s\n", itest_bin,
 			strerror(errno));
 		_exit(127);
@@ -352,8 +367,11 @@ void mount_stop(Mount *m)
 		g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH,
 			     NULL, NULL, NULL, NULL, NULL, NULL);
 	}
+	const char *wrap = g_getenv("SDFS_DAEMON_WRAPPER");
+	gboolean wrapped = wrap && *wrap;
 	if (m->daemon) {
-		if (!wait_exit(m->daemon, &status, 3000)) {
+		/* under valgrind the exit (leak check) takes a while */
+		if (!wait_exit(m->daemon, &status, wrapped ? 60000 : 3000)) {
 			kill(m->daemon, SIGTERM);
 			if (!wait_exit(m->daemon, &status, 3000)) {
 				kill(m->daemon, SIGKILL);
@@ -369,6 +387,11 @@ void mount_stop(Mount *m)
 				   WIFSIGNALED(status) ? "signal" : "exit",
 				   WIFSIGNALED(status) ? WTERMSIG(status)
 						       : WEXITSTATUS(status));
+	} else if (wrapped && WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+		/* valgrind --error-exitcode: memory errors or leaks */
+		mount_dump_log(m);
+		g_test_fail_printf("sdfs under '%s' exited with status %d",
+				   wrap, WEXITSTATUS(status));
 	} else if (g_test_failed()) {
 		mount_dump_log(m);
 	}

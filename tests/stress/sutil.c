@@ -1,0 +1,845 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sdfs stress/fault tests: shared helpers (see sutil.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sutil.h"
+
+size_t su_ps;
+const char *su_bin;
+const char *su_target_bin;
+const char *su_backend;
+
+/* ---- safety net ---- */
+
+#define MAX_PIDS 1024
+#define MAX_MOUNTS 8
+
+static volatile pid_t net_pids[MAX_PIDS];
+static char net_mnts[MAX_MOUNTS][PATH_MAX];
+static char net_logs[MAX_MOUNTS][PATH_MAX + 8];
+static volatile sig_atomic_t net_used[MAX_MOUNTS];
+static GMutex net_lock;
+
+void su_track_pid(pid_t pid)
+{
+	g_mutex_lock(&net_lock);
+	for (int i = 0; i < MAX_PIDS; i++)
+		if (!net_pids[i]) {
+			net_pids[i] = pid;
+			g_mutex_unlock(&net_lock);
+			return;
+		}
+	g_mutex_unlock(&net_lock);
+	g_error("too many tracked processes");
+}
+
+void su_untrack_pid(pid_t pid)
+{
+	g_mutex_lock(&net_lock);
+	for (int i = 0; i < MAX_PIDS; i++)
+		if (net_pids[i] == pid)
+			net_pids[i] = 0;
+	g_mutex_unlock(&net_lock);
+}
+
+static void net_write(const char *s)
+{
+	ssize_t r = write(STDERR_FILENO, s, strlen(s));
+	(void)r;
+}
+
+void su_cleanup(int dump)
+{
+	for (int i = 0; i < MAX_PIDS; i++)
+		if (net_pids[i] > 0)
+			kill(net_pids[i], SIGKILL);
+	for (int i = 0; i < MAX_MOUNTS; i++) {
+		if (!net_used[i])
+			continue;
+		umount2(net_mnts[i], MNT_DETACH);
+		if (dump) {
+			char buf[4096];
+			int fd = open(net_logs[i], O_RDONLY);
+			ssize_t n;
+			net_write("# ---- sdfs daemon log ----\n");
+			while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+				if (write(STDERR_FILENO, buf, (size_t)n) < 0)
+					break;
+			if (fd >= 0)
+				close(fd);
+			net_write("# ---- end of daemon log ----\n");
+		}
+		rmdir(net_mnts[i]);
+		unlink(net_logs[i]);
+		net_used[i] = 0;
+	}
+}
+
+static void net_signal(int sig)
+{
+	su_cleanup(1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void net_atexit(void)
+{
+	su_cleanup(0);
+}
+
+void su_init(void)
+{
+	int sigs[] = {SIGABRT, SIGTERM, SIGINT, SIGSEGV, SIGBUS, SIGHUP,
+		      SIGTRAP, SIGFPE, SIGALRM};
+	su_ps = (size_t)sysconf(_SC_PAGESIZE);
+	su_bin = g_getenv("SDFS_BIN");
+	su_target_bin = g_getenv("SDFS_STRESS_TARGET");
+	su_backend = g_getenv("SDFS_BACKEND");
+	if (!su_backend || !*su_backend)
+		su_backend = "auto";
+	for (size_t i = 0; i < G_N_ELEMENTS(sigs); i++)
+		signal(sigs[i], net_signal);
+	signal(SIGPIPE, SIG_IGN);
+	atexit(net_atexit);
+	/* orphans (injector processes of a killed daemon, forked children of
+	 * targets) become ours to reap */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+/* ---- probe ---- */
+
+static GHashTable *probe_table;
+static GMutex probe_lock;
+
+static void probe_load(void)
+{
+	g_autofree char *out = NULL, *err = NULL;
+	int status = 0;
+	const char *argv[] = {su_bin, "--probe", NULL};
+
+	if (probe_table)
+		return;
+	probe_table = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					    g_free);
+	if (!su_bin) {
+		g_hash_table_insert(probe_table, g_strdup("error"),
+				    g_strdup("SDFS_BIN not set"));
+		return;
+	}
+	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
+			  NULL, &out, &err, &status, NULL)) {
+		g_hash_table_insert(probe_table, g_strdup("error"),
+				    g_strdup("cannot run sdfs --probe"));
+		return;
+	}
+	g_auto(GStrv) lines = g_strsplit(out ? out : "", "\n", -1);
+	for (char **l = lines; *l; l++) {
+		char *colon = strstr(*l, ": ");
+		if (colon)
+			g_hash_table_insert(probe_table,
+					    g_strndup(*l, colon - *l),
+					    g_strdup(colon + 2));
+	}
+}
+
+gboolean su_backend_usable(const char *backend, char **reason)
+{
+	const char *v;
+	g_mutex_lock(&probe_lock);
+	probe_load();
+	g_mutex_unlock(&probe_lock);
+	if ((v = g_hash_table_lookup(probe_table, "error"))) {
+		*reason = g_strdup(v);
+		return FALSE;
+	}
+	if (!strcmp(backend, "auto")) {
+		v = g_hash_table_lookup(probe_table, "auto");
+		if (v && strcmp(v, "none"))
+			return TRUE;
+		*reason = g_strdup("no backend available on this kernel");
+		return FALSE;
+	}
+	v = g_hash_table_lookup(probe_table, backend);
+	if (v && g_str_has_prefix(v, "yes"))
+		return TRUE;
+	*reason = g_strdup_printf("%s backend not available on this kernel: %s",
+				  backend, v ? v : "not in --probe output");
+	return FALSE;
+}
+
+const char *su_backend_effective(const char *backend)
+{
+	if (strcmp(backend, "auto"))
+		return backend;
+	g_mutex_lock(&probe_lock);
+	probe_load();
+	g_mutex_unlock(&probe_lock);
+	const char *v = g_hash_table_lookup(probe_table, "auto");
+	return v ? v : "none";
+}
+
+/* ---- mounts ---- */
+
+char *su_mount_fstype(const char *mnt)
+{
+	g_autofree char *info = NULL;
+	char *found = NULL;
+	if (!g_file_get_contents("/proc/self/mountinfo", &info, NULL, NULL))
+		return NULL;
+	g_auto(GStrv) lines = g_strsplit(info, "\n", -1);
+	for (char **l = lines; *l; l++) {
+		g_auto(GStrv) f = g_strsplit(*l, " ", -1);
+		if (g_strv_length(f) < 7)
+			continue;
+		g_autofree char *mp = g_strcompress(f[4]);
+		if (strcmp(mp, mnt))
+			continue;
+		for (int i = 5; f[i]; i++)
+			if (!strcmp(f[i], "-") && f[i + 1]) {
+				g_free(found);
+				found = g_strdup(f[i + 1]);
+				break;
+			}
+	}
+	return found;
+}
+
+gboolean sm_start(SMount *m, const char *backend, rlim_t nofile, char **err)
+{
+	return sm_start_env(m, backend, nofile, NULL, err);
+}
+
+gboolean sm_start_env(SMount *m, const char *backend, rlim_t nofile,
+		      const char *const *env_add, char **err)
+{
+	g_auto(GStrv) envp = g_get_environ();
+	for (int i = 0; env_add && env_add[i]; i++) {
+		g_auto(GStrv) kv = g_strsplit(env_add[i], "=", 2);
+		envp = g_environ_setenv(envp, kv[0], kv[1] ? kv[1] : "", TRUE);
+	}
+	g_autofree char *dir = g_dir_make_tmp("sdfs-stress-XXXXXX", NULL);
+	g_autofree char *opt = g_strdup_printf("backend=%s", backend);
+	int slot = -1;
+
+	memset(m, 0, sizeof(*m));
+	if (!dir || !realpath(dir, m->mnt)) {
+		*err = g_strdup_printf("mkdtemp: %s", g_strerror(errno));
+		return FALSE;
+	}
+	snprintf(m->log, sizeof(m->log), "%s.log", m->mnt);
+	g_mutex_lock(&net_lock);
+	for (int i = 0; i < MAX_MOUNTS; i++)
+		if (!net_used[i]) {
+			slot = i;
+			g_strlcpy(net_mnts[i], m->mnt, PATH_MAX);
+			g_strlcpy(net_logs[i], m->log, sizeof(net_logs[i]));
+			net_used[i] = 1;
+			break;
+		}
+	g_mutex_unlock(&net_lock);
+	if (slot < 0) {
+		*err = g_strdup("too many mounts");
+		return FALSE;
+	}
+	m->slot = slot;
+	int logfd = open(m->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			 0600);
+	if (logfd < 0) {
+		*err = g_strdup_printf("%s: %s", m->log, g_strerror(errno));
+		return FALSE;
+	}
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		*err = g_strdup_printf("fork: %s", g_strerror(errno));
+		close(logfd);
+		return FALSE;
+	}
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, STDIN_FILENO);
+		dup2(logfd, STDOUT_FILENO);
+		dup2(logfd, STDERR_FILENO);
+		signal(SIGPIPE, SIG_DFL);
+		if (nofile) {
+			struct rlimit rl = {nofile, nofile};
+			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+				_exit(126);
+		}
+		execle(su_bin, su_bin, "-f", "-o", opt, m->mnt, (char *)NULL,
+		       envp);
+		dprintf(STDERR_FILENO, "exec %s: %s\n", su_bin,
+			strerror(errno));
+		_exit(127);
+	}
+	close(logfd);
+	m->daemon = pid;
+	su_track_pid(pid);
+	double deadline = su_now() + 30;
+	for (;;) {
+		g_autofree char *fstype = su_mount_fstype(m->mnt);
+		if (fstype && g_str_has_prefix(fstype, "fuse"))
+			return TRUE;
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			su_untrack_pid(pid);
+			m->daemon = 0;
+			g_autofree char *log = sm_log(m);
+			*err = g_strdup_printf("sdfs exited before mounting "
+					       "(status 0x%x): %s",
+					       status, log ? log : "");
+			return FALSE;
+		}
+		if (su_now() > deadline) {
+			*err = g_strdup_printf("sdfs did not mount %s in 30 s",
+					       m->mnt);
+			return FALSE;
+		}
+		g_usleep(2000);
+	}
+}
+
+char *sm_log(const SMount *m)
+{
+	char *log = NULL;
+	g_file_get_contents(m->log, &log, NULL, NULL);
+	return log;
+}
+
+char *sm_path(const SMount *m, pid_t pid, const char *rel)
+{
+	if (!rel || !*rel)
+		return g_strdup_printf("%s/%d", m->mnt, (int)pid);
+	return g_strdup_printf("%s/%d/%s", m->mnt, (int)pid, rel);
+}
+
+gboolean sm_daemon_alive(SMount *m)
+{
+	return m->daemon > 0 && waitpid(m->daemon, NULL, WNOHANG) == 0;
+}
+
+static gboolean wait_exit(pid_t pid, int *status, int ms)
+{
+	for (int i = 0; i < ms; i++) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return TRUE;
+		g_usleep(1000);
+	}
+	return FALSE;
+}
+
+int sm_detach(SMount *m, gboolean use_fusermount)
+{
+	if (use_fusermount) {
+		const char *argv[] = {"fusermount3", "-u", "-z", m->mnt, NULL};
+		int status = 0;
+		if (!g_spawn_sync(NULL, (char **)argv, NULL,
+				  G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+				  &status, NULL))
+			return -1;
+		return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	}
+	return umount2(m->mnt, MNT_DETACH) < 0 ? -errno : 0;
+}
+
+void sm_kill9(SMount *m)
+{
+	if (m->daemon <= 0)
+		return;
+	kill(m->daemon, SIGKILL);
+	waitpid(m->daemon, NULL, 0);
+	su_untrack_pid(m->daemon);
+	m->daemon = 0;
+}
+
+int sm_stop(SMount *m, int *died_status)
+{
+	int status = 0, ret = 0;
+
+	if (!m->mnt[0])
+		return 0;
+	if (m->daemon > 0 &&
+	    waitpid(m->daemon, &status, WNOHANG) == m->daemon) {
+		su_untrack_pid(m->daemon);
+		m->daemon = 0;
+		if (died_status)
+			*died_status = status;
+		ret = -1;
+	}
+	if (umount2(m->mnt, MNT_DETACH) < 0 && errno != EINVAL)
+		sm_detach(m, TRUE);
+	if (m->daemon > 0) {
+		if (!wait_exit(m->daemon, &status, 5000)) {
+			kill(m->daemon, SIGTERM);
+			if (!wait_exit(m->daemon, &status, 3000)) {
+				kill(m->daemon, SIGKILL);
+				waitpid(m->daemon, &status, 0);
+			}
+		}
+		su_untrack_pid(m->daemon);
+		m->daemon = 0;
+		ret = status;
+	}
+	rmdir(m->mnt);
+	unlink(m->log);
+	net_used[m->slot] = 0;
+	m->mnt[0] = 0;
+	return ret;
+}
+
+/* ---- /proc ---- */
+
+int su_fd_count(pid_t pid)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(p);
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+long su_status_kb(pid_t pid, const char *key)
+{
+	g_autofree char *p = g_strdup_printf("/proc/%d/status", (int)pid);
+	g_autofree char *t = NULL;
+	if (!g_file_get_contents(p, &t, NULL, NULL))
+		return -1;
+	size_t kl = strlen(key);
+	for (char *l = t; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1
+						    : NULL)
+		if (!strncmp(l, key, kl) && l[kl] == ':')
+			return strtol(l + kl + 1, NULL, 10);
+	return -1;
+}
+
+static char stat_state(const char *path)
+{
+	g_autofree char *t = NULL;
+	if (!g_file_get_contents(path, &t, NULL, NULL))
+		return 0;
+	char *rp = strrchr(t, ')');
+	return rp && rp[1] == ' ' ? rp[2] : 0;
+}
+
+char su_state(pid_t pid)
+{
+	g_autofree char *p = g_strdup_printf("/proc/%d/stat", (int)pid);
+	return stat_state(p);
+}
+
+char *su_thread_states(pid_t pid)
+{
+	g_autofree char *dir = g_strdup_printf("/proc/%d/task", (int)pid);
+	GDir *d = g_dir_open(dir, 0, NULL);
+	if (!d)
+		return NULL;
+	GString *s = g_string_new(NULL);
+	const char *n;
+	while ((n = g_dir_read_name(d))) {
+		g_autofree char *p = g_strdup_printf("%s/%s/stat", dir, n);
+		char c = stat_state(p);
+		g_string_append_printf(s, "%s%c", s->len ? " " : "",
+				       c ? c : '?');
+	}
+	g_dir_close(d);
+	return g_string_free(s, FALSE);
+}
+
+char *su_dump_threads(pid_t pid)
+{
+	g_autofree char *dir = g_strdup_printf("/proc/%d/task", (int)pid);
+	GDir *d = g_dir_open(dir, 0, NULL);
+	GString *s = g_string_new(NULL);
+	g_string_append_printf(s, "threads of pid %d:\n", (int)pid);
+	if (!d)
+		return g_string_free(s, FALSE);
+	const char *n;
+	while ((n = g_dir_read_name(d))) {
+		const char *files[] = {"comm", "wchan", "stack"};
+		g_autofree char *st = g_strdup_printf("%s/%s/stat", dir, n);
+		g_string_append_printf(s, "  tid %s state %c", n,
+				       stat_state(st) ? stat_state(st) : '?');
+		for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+			g_autofree char *p =
+				g_strdup_printf("%s/%s/%s", dir, n, files[i]);
+			g_autofree char *t = NULL;
+			if (!g_file_get_contents(p, &t, NULL, NULL))
+				continue;
+			g_strchomp(t);
+			if (i < 2)
+				g_string_append_printf(s, " %s %s", files[i], t);
+			else
+				g_string_append_printf(s, "\n%s", t);
+		}
+		g_string_append_c(s, '\n');
+	}
+	g_dir_close(d);
+	return g_string_free(s, FALSE);
+}
+
+GArray *su_find_comm(const char *comm)
+{
+	GArray *a = g_array_new(FALSE, FALSE, sizeof(pid_t));
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		g_autofree char *p = g_strdup_printf("/proc/%ld/comm", pid);
+		g_autofree char *t = NULL;
+		if (g_file_get_contents(p, &t, NULL, NULL) &&
+		    !strcmp(g_strchomp(t), comm)) {
+			pid_t v = (pid_t)pid;
+			g_array_append_val(a, v);
+		}
+	}
+	if (d)
+		closedir(d);
+	return a;
+}
+
+/* ---- targets ---- */
+
+STarget *tgt_start(uint32_t tag, size_t npages, int threads,
+		   unsigned pause_us)
+{
+	int in[2], out[2];
+	char a1[32], a2[32], a3[32], a4[32];
+	pid_t parent = getpid();
+
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return NULL;
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return NULL;
+	}
+	snprintf(a1, sizeof(a1), "%u", tag);
+	snprintf(a2, sizeof(a2), "%zu", npages);
+	snprintf(a3, sizeof(a3), "%d", threads);
+	snprintf(a4, sizeof(a4), "%u", pause_us);
+	pid_t pid = fork();
+	if (pid < 0)
+		return NULL;
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		dup2(in[0], STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		signal(SIGPIPE, SIG_DFL);
+		execl(su_target_bin, su_target_bin, a1, a2, a3, a4,
+		      (char *)NULL);
+		_exit(127);
+	}
+	su_track_pid(pid);
+	close(in[0]);
+	close(out[1]);
+	STarget *t = g_new0(STarget, 1);
+	t->pid = pid;
+	t->to = in[1];
+	t->from = out[0];
+	t->tag = tag;
+	g_autofree char *ready = tgt_read_line(t, 10000);
+	if (!ready || !tgt_parse_ready(t, ready) || t->pid != pid) {
+		g_printerr("stress target %d did not start: '%s'\n", (int)pid,
+			   ready ? ready : "(nothing)");
+		t->pid = pid;
+		tgt_kill(t);
+		return NULL;
+	}
+	return t;
+}
+
+gboolean tgt_parse_ready(STarget *t, const char *line)
+{
+	int pid;
+	unsigned long addr;
+	size_t n;
+	if (sscanf(line, "ready %d %lx %zu", &pid, &addr, &n) != 3)
+		return FALSE;
+	t->pid = pid;
+	t->addr = addr;
+	t->npages = n;
+	return TRUE;
+}
+
+char *tgt_read_line(STarget *t, int timeout_ms)
+{
+	double deadline = su_now() + timeout_ms / 1000.0;
+	for (;;) {
+		char *nl = memchr(t->buf, '\n', t->len);
+		if (nl) {
+			char *line = g_strndup(t->buf, (gsize)(nl - t->buf));
+			t->len -= (size_t)(nl + 1 - t->buf);
+			memmove(t->buf, nl + 1, t->len);
+			return line;
+		}
+		if (t->len >= sizeof(t->buf))
+			return NULL;
+		int left = (int)((deadline - su_now()) * 1000);
+		if (left <= 0)
+			return NULL;
+		struct pollfd p = {.fd = t->from, .events = POLLIN};
+		int r = poll(&p, 1, left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			continue;
+		ssize_t n = read(t->from, t->buf + t->len,
+				 sizeof(t->buf) - t->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return NULL;
+		t->len += (size_t)n;
+	}
+}
+
+char *tgt_cmd(STarget *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *cmd = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_autofree char *line = g_strconcat(cmd, "\n", NULL);
+	size_t len = strlen(line);
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(t->to, line + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return NULL;
+		off += (size_t)n;
+	}
+	return tgt_read_line(t, 10000);
+}
+
+void tgt_kill(STarget *t)
+{
+	if (!t)
+		return;
+	if (t->pid > 0) {
+		kill(t->pid, SIGKILL);
+		waitpid(t->pid, NULL, 0);
+		su_untrack_pid(t->pid);
+	}
+	close(t->to);
+	close(t->from);
+	g_free(t);
+}
+
+int tgt_wait(STarget *t)
+{
+	int status = -1;
+	if (t->pid > 0) {
+		if (!wait_exit(t->pid, &status, 5000)) {
+			kill(t->pid, SIGKILL);
+			waitpid(t->pid, &status, 0);
+		}
+		su_untrack_pid(t->pid);
+	}
+	close(t->to);
+	close(t->from);
+	g_free(t);
+	return status;
+}
+
+/* ---- files ---- */
+
+int su_read_text(const char *path, char **out, size_t *lenp)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	GString *s = g_string_new(NULL);
+	char buf[16384];
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			g_string_free(s, TRUE);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		g_string_append_len(s, buf, n);
+	}
+	close(fd);
+	if (lenp)
+		*lenp = s->len;
+	*out = g_string_free(s, FALSE);
+	return 0;
+}
+
+int su_write_text(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t len = strlen(s);
+	ssize_t n = write(fd, s, len);
+	int e = n < 0 ? errno : 0;
+	if (close(fd) < 0 && !e)
+		e = errno;
+	if (e)
+		return -e;
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+int su_read_page_fd(int fd, void *buf)
+{
+	ssize_t n = pread(fd, buf, su_ps, 0);
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)su_ps ? 0 : -EIO;
+}
+
+int su_read_page(const char *path, void *buf)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = su_read_page_fd(fd, buf);
+	close(fd);
+	return r;
+}
+
+/* ---- ranges ---- */
+
+static gboolean is_hex16(const char *s)
+{
+	for (int i = 0; i < 16; i++)
+		if (!g_ascii_isdigit(s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+			return FALSE;
+	return TRUE;
+}
+
+GArray *su_ranges_parse(const char *text, char **err)
+{
+	GArray *a = g_array_new(FALSE, TRUE, sizeof(SRange));
+	g_auto(GStrv) lines = NULL;
+	if (!*text)
+		return a;
+	if (!g_str_has_suffix(text, "\n")) {
+		*err = g_strdup("text does not end with a newline");
+		goto bad;
+	}
+	lines = g_strsplit(text, "\n", -1);
+	for (char **l = lines; l[0] && l[1]; l++) {
+		const char *s = *l;
+		SRange r = {0};
+		if (strlen(s) < 16 + 1 + 16 + 1 + 1 + 1 + 4 || !is_hex16(s) ||
+		    s[16] != '-' || !is_hex16(s + 17) || s[33] != ' ') {
+			*err = g_strdup_printf("bad line '%s'", s);
+			goto bad;
+		}
+		r.start = g_ascii_strtoull(s, NULL, 16);
+		r.end = g_ascii_strtoull(s + 17, NULL, 16);
+		const char *p = s + 34;
+		char *end;
+		if (!g_ascii_isdigit(*p) || *p == '0') {
+			*err = g_strdup_printf("bad PAGES in '%s'", s);
+			goto bad;
+		}
+		r.pages = g_ascii_strtoull(p, &end, 10);
+		if (*end != ' ' || strlen(end + 1) < 4) {
+			*err = g_strdup_printf("bad line '%s'", s);
+			goto bad;
+		}
+		memcpy(r.perms, end + 1, 4);
+		if (!strchr("r-", r.perms[0]) || !strchr("w-", r.perms[1]) ||
+		    !strchr("x-", r.perms[2]) || !strchr("ps", r.perms[3])) {
+			*err = g_strdup_printf("bad PERMS in '%s'", s);
+			goto bad;
+		}
+		p = end + 5;
+		if (*p && (*p != ' ' || !p[1])) {
+			*err = g_strdup_printf("bad PATH in '%s'", s);
+			goto bad;
+		}
+		if (r.start % su_ps || r.end % su_ps || r.end <= r.start ||
+		    r.pages != (r.end - r.start) / su_ps) {
+			*err = g_strdup_printf("bad range in '%s'", s);
+			goto bad;
+		}
+		if (a->len &&
+		    r.start < g_array_index(a, SRange, a->len - 1).end) {
+			*err = g_strdup_printf("not ascending / overlap at "
+					       "'%s'",
+					       s);
+			goto bad;
+		}
+		g_array_append_val(a, r);
+	}
+	return a;
+bad:
+	g_array_free(a, TRUE);
+	return NULL;
+}
+
+GArray *su_maps(pid_t pid)
+{
+	g_autofree char *p = g_strdup_printf("/proc/%d/maps", (int)pid);
+	g_autofree char *t = NULL;
+	if (!g_file_get_contents(p, &t, NULL, NULL))
+		return NULL;
+	GArray *a = g_array_new(FALSE, TRUE, sizeof(SRange));
+	g_auto(GStrv) lines = g_strsplit(t, "\n", -1);
+	for (char **l = lines; *l; l++) {
+		SRange r = {0};
+		unsigned long long s, e;
+		if (sscanf(*l, "%llx-%llx %4s", &s, &e, r.perms) != 3)
+			continue;
+		r.start = s;
+		r.end = e;
+		g_array_append_val(a, r);
+	}
+	return a;
+}
+
+gboolean su_in_maps(GArray *maps, uint64_t s, uint64_t e)
+{
+	for (guint i = 0; i < maps->len; i++) {
+		SRange *m = &g_array_index(maps, SRange, i);
+		if (s >= m->start && e <= m->end)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+double su_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
