@@ -226,9 +226,16 @@ static int list_pids(GArray *out)
 		if (pid <= 0)
 			continue;
 		/* /proc lists thread-group leaders only */
-		if (sdfs_proc_identify_flags(pid, SDFS_ID_LEADER_KNOWN, &id) == 0 &&
-		    sdfs_access_check(pid, SDFS_ACCESS_READ) == 0)
+		int r = sdfs_proc_identify_flags(pid, SDFS_ID_LEADER_KNOWN, &id);
+		if (r == 0)
+			r = sdfs_access_check(pid, SDFS_ACCESS_READ);
+		if (r == 0) {
 			g_array_append_val(out, pid);
+		} else if (r == -EMFILE || r == -ENFILE || r == -ENOMEM) {
+			/* an error, not a listing with holes */
+			closedir(d);
+			return r;
+		}
 	}
 	closedir(d);
 	return 0;

@@ -101,6 +101,8 @@ int sdfs_access_check(pid_t pid, enum sdfs_access_mode mode)
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ESRCH)
 			return -ENOENT;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
+			return -errno;
 		return -EACCES;
 	}
 	close(fd);

@@ -466,18 +466,25 @@ _Noreturn void sdfs_injector_main(const struct inj_job *job0, int sock)
 	setsid();
 	/* visible in ps; and `killall sdfs` (exact comm) leaves it alone */
 	prctl(PR_SET_NAME, "sdfs-inject", 0, 0, 0);
-	/* keep only the socket and the pidfd, as fds 3 and 4: the daemon's
-	 * other fds (/dev/fuse...) must not live on in here */
-	int s = fcntl(sock, F_DUPFD_CLOEXEC, 1000);
-	int p = job.take_fd ? fcntl(job.pidfd, F_DUPFD_CLOEXEC, 1000) : -1;
-	if (s < 0 || dup2(s, 3) < 0)
-		_exit(1);
-	if (p >= 0 && dup2(p, 4) >= 0)
-		job.pidfd = 4;
-	else
-		close(4);
-	syscall(SYS_close_range, 5, ~0U, 0);
-	sock = 3;
+	/*
+	 * Keep only the socket and the pidfd, where they are: the daemon's
+	 * other fds (/dev/fuse...) must not live on in here. Closing around
+	 * them needs no free descriptor (the daemon may be at its limit).
+	 */
+	int keep[2] = {sock, job.take_fd ? job.pidfd : -1};
+	if (keep[1] >= 0 && keep[1] < keep[0]) {
+		keep[1] = keep[0];
+		keep[0] = job.pidfd;
+	}
+	unsigned lo = 3;
+	for (int k = 0; k < 2; k++) {
+		if (keep[k] < 0)
+			continue;
+		if ((unsigned)keep[k] > lo)
+			syscall(SYS_close_range, lo, (unsigned)keep[k] - 1, 0);
+		lo = (unsigned)keep[k] + 1;
+	}
+	syscall(SYS_close_range, lo, ~0U, 0);
 
 	rep.err = injector_work(&job, &rep, &fd);
 	send_reply(sock, &rep, rep.err == 0 ? fd : -1);

@@ -458,6 +458,9 @@ int sdfs_proc_identify_flags(pid_t pid, unsigned flags,
 		return -ENOENT;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	n = read_small(path, buf, sizeof(buf));
+	/* out of descriptors or memory is not "no such process" */
+	if (n == -EMFILE || n == -ENFILE || n == -ENOMEM)
+		return (int)n;
 	if (n < 0 || sdfs_stat_parse(buf, (size_t)n, &st) < 0)
 		return -ENOENT;
 	/* no kernel threads; no zombies (no address space) */

@@ -125,7 +125,11 @@ static void test_nofile(void)
 	/* the limit was reached, and it was only ever an errno */
 	g_assert_cmpint(failures, >, 0);
 	g_assert_true(sm_daemon_alive(&m));
-	g_assert_cmpint(ft_list_root(&m), >, 2);
+	/* at the limit a listing is whole or an errno, never one with holes
+	 * (the trackers of the live targets hold descriptors too) */
+	int listed = ft_list_root(&m);
+	if (listed <= 2)
+		g_assert_true(listed == -EMFILE || listed == -ENFILE);
 
 	for (int i = 0; i < NPROC; i++) {
 		for (int s = 0; s < 4; s++)

@@ -107,17 +107,38 @@ int ft_list_root(const SMount *m)
 	return n;
 }
 
+/* Injectors forked by this run's daemon binary (SDFS_BIN): other sdfs
+ * instances on the machine are none of this test's business. */
+static GArray *our_injectors(void)
+{
+	GArray *all = su_find_comm("sdfs-inject");
+	GArray *a = g_array_new(FALSE, FALSE, sizeof(pid_t));
+	char bin[PATH_MAX];
+
+	if (!realpath(g_getenv("SDFS_BIN"), bin))
+		bin[0] = '\0';
+	for (guint i = 0; i < all->len; i++) {
+		pid_t pid = g_array_index(all, pid_t, i);
+		g_autofree char *p = g_strdup_printf("/proc/%d/exe", (int)pid);
+		g_autofree char *exe = g_file_read_link(p, NULL);
+		if (exe && !strcmp(exe, bin))
+			g_array_append_val(a, pid);
+	}
+	g_array_unref(all);
+	return a;
+}
+
 void ft_wait_injectors(void)
 {
 	for (int i = 0; i < 400; i++) {
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
-		g_autoptr(GArray) a = su_find_comm("sdfs-inject");
+		g_autoptr(GArray) a = our_injectors();
 		if (!a->len)
 			return;
 		g_usleep(5000);
 	}
-	g_autoptr(GArray) a = su_find_comm("sdfs-inject");
+	g_autoptr(GArray) a = our_injectors();
 	g_test_fail_printf("%u sdfs-inject processes still there after 2 s "
 			   "(first: %d)",
 			   a->len, a->len ? g_array_index(a, pid_t, 0) : 0);
