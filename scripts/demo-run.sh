@@ -2,10 +2,11 @@
 # The demo itself (POSIX sh: it also runs in the VM's busybox):
 #   mount sdfs, start a writer, clear, let it write, show dirty_ranges and
 #   status, take an rsync snapshot of last/pages, show its size, unmount.
-# usage: demo-run.sh SDFS_BINARY WRITER_BINARY
+# usage: demo-run.sh SDFS_BINARY WRITER_BINARY [MIB]
 set -eu
 SDFS=$1
 WRITER=$2
+MIB=${3:-64}
 MNT=$(mktemp -d /tmp/sdfs-demo-mnt.XXXXXX)
 SNAP=$(mktemp -d /tmp/sdfs-demo-snap.XXXXXX)
 OUT=$(mktemp /tmp/sdfs-demo-out.XXXXXX)
@@ -38,8 +39,8 @@ until grep -q " $MNT fuse.sdfs " /proc/mounts; do
 	sleep 0.1
 done
 
-step "$WRITER 64 8 100 &      # 64 MiB, writes 8 pages every 100 ms"
-"$WRITER" 64 8 100 >"$OUT" &
+step "$WRITER $MIB 8 100 &      # $MIB MiB, writes 8 pages every 100 ms"
+"$WRITER" "$MIB" 8 100 >"$OUT" &
 WPID=$!
 until [ -s "$OUT" ]; do sleep 0.05; done
 read -r PID ADDR SIZE <"$OUT"

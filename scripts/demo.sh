@@ -15,10 +15,11 @@ probe=$("$SDFS" --probe)
 if grep -q '^auto: none' <<<"$probe"; then
 	echo "sdfs: this kernel ($(uname -r)) has no usable backend:"
 	sed 's/^/    /' <<<"$probe"
-	echo "Running the demo inside Debian bookworm's 6.1 kernel (soft-dirty) under qemu instead."
+	echo "Running the demo inside Debian bookworm's 6.1 kernel (soft-dirty) under qemu instead"
+	echo "(emulated: an 8 MiB writer instead of 64 MiB; the first run downloads the kernel)."
 	exec tests/vm/vm-run.sh --kernel 6.1 \
 		--add "$SDFS:/opt/sdfs/sdfs" --add "$WRITER:/opt/sdfs/sdfs-demo-writer" \
 		--add scripts/demo-run.sh:/opt/sdfs/demo-run.sh \
-		-- sh /opt/sdfs/demo-run.sh /opt/sdfs/sdfs /opt/sdfs/sdfs-demo-writer
+		-- sh /opt/sdfs/demo-run.sh /opt/sdfs/sdfs /opt/sdfs/sdfs-demo-writer 8
 fi
 exec sh scripts/demo-run.sh "$SDFS" "$WRITER"

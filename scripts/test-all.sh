@@ -35,7 +35,7 @@ setup() { # DIR ARGS...: a fresh build directory
 	local dir=$1
 	shift
 	rm -rf "$dir"
-	meson setup "$dir" -Dwerror=true "$@" >"$dir.setup.log" 2>&1 ||
+	meson setup "$dir" -Dwerror="${WERROR:-true}" "$@" >"$dir.setup.log" 2>&1 ||
 		{ cat "$dir.setup.log"; return 1; }
 	ninja -C "$dir" >"$dir.build.log" 2>&1 || { cat "$dir.build.log"; return 1; }
 }
@@ -91,7 +91,9 @@ valgrind_run() {
 }
 
 fuzz_smoke() {
-	CC=clang setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false &&
+	# warnings are judged by the gcc -Werror build above; clang is here
+	# for libFuzzer (it warns about g_autofree-only variables)
+	CC=clang WERROR=false setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false &&
 		mtest build-fuzz fuzz-smoke
 }
 

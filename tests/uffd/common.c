@@ -37,6 +37,8 @@ void tgt_start(struct tgt *t)
 }
 
 static char *vcmd(struct tgt *t, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+static char *vcmd(struct tgt *t, const char *fmt, va_list ap)
 {
 	char line[512];
 	vfprintf(t->in, fmt, ap);

@@ -38,8 +38,11 @@ default_tools() {
 	local t
 	# mount(8) looks for mount.fuse.sdfs, then mount.fuse (a link to
 	# mount.fuse3 in Debian's fuse3).
+	# libgcc_s: glibc loads it at run time for pthread_cancel (the FUSE
+	# session loop's shutdown), so ldd does not list it
 	for t in /usr/bin/rsync /usr/bin/fusermount3 /usr/sbin/mount.fuse3 \
-		/usr/sbin/mount.fuse /usr/bin/mount /usr/bin/umount; do
+		/usr/sbin/mount.fuse /usr/bin/mount /usr/bin/umount \
+		/usr/lib/x86_64-linux-gnu/libgcc_s.so.1; do
 		[[ -e $t ]] || die "$t is missing on the host (apt-get install rsync fuse3 mount)"
 		printf '%s\n' "$t"
 	done
