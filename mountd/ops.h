@@ -4,6 +4,7 @@
 
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
+#include <glib.h>
 #include <stdbool.h>
 
 #include "access.h"
@@ -42,6 +43,24 @@ int sdfs_req_tracker(struct sdfs_mount *m, const struct sdfs_proc_id *id,
 void sdfs_node_attr(struct sdfs_mount *m, const struct sdfs_node *n,
 		    const struct sdfs_proc_id *id, const struct timespec *ts,
 		    struct stat *st);
+
+/*
+ * Open-file and directory handles. The kernel may send RELEASE while a
+ * READ of the same handle is still being served by another worker (a
+ * request abandoned because its caller got a fatal signal): a released
+ * handle is freed by whichever comes last, the release or the last
+ * operation running on it.
+ */
+struct sdfs_handle {
+	int busy; /* operations running on it (handle_lock) */
+	gint64 retired_at; /* monotonic us once released; 0 while open */
+	void (*free_fn)(void *);
+	struct sdfs_handle *next;
+};
+void sdfs_handle_init(struct sdfs_handle *h, void (*free_fn)(void *));
+void sdfs_handle_hold(struct sdfs_handle *h);
+void sdfs_handle_drop(struct sdfs_handle *h);
+void sdfs_handle_retire(struct sdfs_handle *h);
 
 /* Which access a node needs (SPEC §3.3). */
 enum sdfs_access_mode sdfs_node_access(enum sdfs_kind k);

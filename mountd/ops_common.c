@@ -109,3 +109,42 @@ void sdfs_node_attr(struct sdfs_mount *m, const struct sdfs_node *n,
 		break;
 	}
 }
+
+/* ---- handle retirement -------------------------------------------------- */
+
+static GMutex handle_lock;
+
+void sdfs_handle_init(struct sdfs_handle *h, void (*free_fn)(void *))
+{
+	h->busy = 0;
+	h->retired_at = 0;
+	h->free_fn = free_fn;
+	h->next = NULL;
+}
+
+void sdfs_handle_hold(struct sdfs_handle *h)
+{
+	g_mutex_lock(&handle_lock);
+	h->busy++;
+	g_mutex_unlock(&handle_lock);
+}
+
+/* The last operation on a released handle frees it. */
+void sdfs_handle_drop(struct sdfs_handle *h)
+{
+	g_mutex_lock(&handle_lock);
+	bool free_now = --h->busy == 0 && h->retired_at;
+	g_mutex_unlock(&handle_lock);
+	if (free_now)
+		h->free_fn(h);
+}
+
+void sdfs_handle_retire(struct sdfs_handle *h)
+{
+	g_mutex_lock(&handle_lock);
+	h->retired_at = g_get_monotonic_time();
+	bool free_now = h->busy == 0;
+	g_mutex_unlock(&handle_lock);
+	if (free_now)
+		h->free_fn(h);
+}

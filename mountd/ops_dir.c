@@ -15,6 +15,7 @@
 #define OFF_FIRST 2
 
 struct dirh {
+	struct sdfs_handle h; /* first: retired and freed through it */
 	struct sdfs_node node;
 	struct sdfs_proc_id id;
 	GArray *pids; /* root: visible pids, taken at opendir */
@@ -213,6 +214,11 @@ static void dirh_free(struct dirh *d)
 	g_free(d);
 }
 
+static void dirh_free_cb(void *p)
+{
+	dirh_free(p);
+}
+
 /* The processes the caller may see. */
 static int list_pids(GArray *out)
 {
@@ -254,6 +260,7 @@ void sdfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct dirh *d = g_new0(struct dirh, 1);
 	int r;
 
+	sdfs_handle_init(&d->h, dirh_free_cb);
 	if (sdfs_ino_decode(ino, &d->node) < 0 || !sdfs_kind_is_dir(d->node.kind)) {
 		dirh_free(d);
 		fuse_reply_err(req, ENOTDIR);
@@ -300,7 +307,7 @@ void sdfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void sdfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
-	dirh_free((struct dirh *)(uintptr_t)fi->fh);
+	sdfs_handle_retire(&((struct dirh *)(uintptr_t)fi->fh)->h);
 	fuse_reply_err(req, 0);
 }
 
@@ -426,11 +433,23 @@ static int fill_last_pages(struct dirbuf *b, struct dirh *d, off_t off)
 	return 0;
 }
 
+static void op_readdir(fuse_req_t req, struct dirh *d, size_t size,
+		       off_t off);
+
 void sdfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	struct sdfs_mount *m = mnt_of(req);
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+
+	sdfs_handle_hold(&d->h);
+	op_readdir(req, d, size, off);
+	sdfs_handle_drop(&d->h);
+}
+
+static void op_readdir(fuse_req_t req, struct dirh *d, size_t size,
+		       off_t off)
+{
+	struct sdfs_mount *m = mnt_of(req);
 	struct dirbuf b = {.req = req, .m = m, .size = size, .id = &d->id};
 	struct sdfs_cred_saved saved;
 	int r = 0;

@@ -13,6 +13,7 @@
 #include "render.h"
 
 struct fileh {
+	struct sdfs_handle h; /* first: retired and freed through it */
 	struct sdfs_node node;
 	struct sdfs_tracker *tracker;
 	struct sdfs_text *text; /* rendered at open: text files */
@@ -27,6 +28,11 @@ static void fileh_free(struct fileh *f)
 	if (f->text)
 		sdfs_text_free(f->text);
 	g_free(f);
+}
+
+static void fileh_free_cb(void *p)
+{
+	fileh_free(p);
 }
 
 static int count_fn(void *ctx, const struct sdfs_vma *vma, uint64_t start,
@@ -99,6 +105,7 @@ void sdfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	sdfs_handle_init(&f->h, fileh_free_cb);
 	if (sdfs_ino_decode(ino, &f->node) < 0 || f->node.kind == SDFS_K_ROOT) {
 		fileh_free(f);
 		fuse_reply_err(req, ENOENT);
@@ -161,7 +168,7 @@ void sdfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 void sdfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fileh_free((struct fileh *)(uintptr_t)fi->fh);
+	sdfs_handle_retire(&((struct fileh *)(uintptr_t)fi->fh)->h);
 	fuse_reply_err(req, 0);
 }
 
@@ -202,10 +209,8 @@ static void read_page(fuse_req_t req, struct fileh *f, size_t size, off_t off)
 	g_free(buf);
 }
 
-void sdfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		  struct fuse_file_info *fi)
+static void op_read(fuse_req_t req, struct fileh *f, size_t size, off_t off)
 {
-	struct fileh *f = (struct fileh *)(uintptr_t)fi->fh;
 
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
@@ -228,11 +233,33 @@ void sdfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fuse_reply_err(req, EINVAL);
 }
 
+void sdfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		  struct fuse_file_info *fi)
+{
+	struct fileh *f = (struct fileh *)(uintptr_t)fi->fh;
+
+	sdfs_handle_hold(&f->h);
+	op_read(req, f, size, off);
+	sdfs_handle_drop(&f->h);
+}
+
+static void op_write(fuse_req_t req, struct fileh *f, const char *buf,
+		     size_t size);
+
 void sdfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		   size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct sdfs_mount *m = mnt_of(req);
 	struct fileh *f = (struct fileh *)(uintptr_t)fi->fh;
+
+	sdfs_handle_hold(&f->h);
+	op_write(req, f, buf, size);
+	sdfs_handle_drop(&f->h);
+}
+
+static void op_write(fuse_req_t req, struct fileh *f, const char *buf,
+		     size_t size)
+{
+	struct sdfs_mount *m = mnt_of(req);
 	struct sdfs_cred_saved saved;
 	struct sdfs_proc_id id;
 
