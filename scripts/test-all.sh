@@ -97,7 +97,8 @@ valgrind_run() {
 		--wrapper "valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \
 		"${tests[@]}"
 	local rc=$?
-	logs+=("build-ci/meson-logs/valgrind.json")
+	# meson names the log after the wrapper too
+	logs+=("build-ci/meson-logs/valgrind-valgrind.json")
 	return $rc
 }
 
