@@ -53,9 +53,8 @@ void sdfs_node_attr(struct sdfs_mount *m, const struct sdfs_node *n,
  */
 struct sdfs_handle {
 	int busy; /* operations running on it (handle_lock) */
-	gint64 retired_at; /* monotonic us once released; 0 while open */
+	bool released; /* RELEASE was served (handle_lock) */
 	void (*free_fn)(void *);
-	struct sdfs_handle *next;
 };
 void sdfs_handle_init(struct sdfs_handle *h, void (*free_fn)(void *));
 void sdfs_handle_hold(struct sdfs_handle *h);

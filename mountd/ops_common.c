@@ -117,9 +117,8 @@ static GMutex handle_lock;
 void sdfs_handle_init(struct sdfs_handle *h, void (*free_fn)(void *))
 {
 	h->busy = 0;
-	h->retired_at = 0;
+	h->released = false;
 	h->free_fn = free_fn;
-	h->next = NULL;
 }
 
 void sdfs_handle_hold(struct sdfs_handle *h)
@@ -133,7 +132,7 @@ void sdfs_handle_hold(struct sdfs_handle *h)
 void sdfs_handle_drop(struct sdfs_handle *h)
 {
 	g_mutex_lock(&handle_lock);
-	bool free_now = --h->busy == 0 && h->retired_at;
+	bool free_now = --h->busy == 0 && h->released;
 	g_mutex_unlock(&handle_lock);
 	if (free_now)
 		h->free_fn(h);
@@ -142,7 +141,7 @@ void sdfs_handle_drop(struct sdfs_handle *h)
 void sdfs_handle_retire(struct sdfs_handle *h)
 {
 	g_mutex_lock(&handle_lock);
-	h->retired_at = g_get_monotonic_time();
+	h->released = true;
 	bool free_now = h->busy == 0;
 	g_mutex_unlock(&handle_lock);
 	if (free_now)

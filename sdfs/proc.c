@@ -451,7 +451,6 @@ int sdfs_proc_identify_flags(pid_t pid, unsigned flags,
 {
 	char path[64], buf[4096];
 	struct sdfs_stat st;
-	struct stat sb;
 	ssize_t n;
 
 	if (pid <= 0)
@@ -477,13 +476,10 @@ int sdfs_proc_identify_flags(pid_t pid, unsigned flags,
 			return -ENOENT;
 	}
 	/* the owner /proc shows: the effective ids, root if not dumpable */
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	if (stat(path, &sb) < 0)
+	if (sdfs_proc_owner(pid, out) < 0)
 		return -ENOENT;
 	out->pid = pid;
 	out->starttime = st.starttime;
-	out->uid = sb.st_uid;
-	out->gid = sb.st_gid;
 	return 0;
 }
 
