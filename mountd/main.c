@@ -200,6 +200,7 @@ out_signals:
 out:
 	if (se)
 		fuse_session_destroy(se);
+	sdfs_handles_free_all();
 	sdfs_engine_free(mnt.engine);
 	free(opts.mountpoint);
 	free(cfg.backend);

@@ -29,6 +29,9 @@ static inline struct sdfs_mount *mnt_of(fuse_req_t req)
 
 /* Run the rest of the request as the caller (DESIGN.md §4). */
 int sdfs_req_enter(fuse_req_t req, struct sdfs_cred_saved *s);
+/* Whether the caller may use this mount at all (requests that touch no
+ * process: 0 or -EACCES). */
+int sdfs_req_allowed(fuse_req_t req);
 
 /* Identify the process of a node and check the caller may access it in
  * mode. 0, -ENOENT (gone or not visible), -EACCES. Call inside enter. */
@@ -45,21 +48,30 @@ void sdfs_node_attr(struct sdfs_mount *m, const struct sdfs_node *n,
 		    struct stat *st);
 
 /*
- * Open-file and directory handles. The kernel may send RELEASE while a
- * READ of the same handle is still being served by another worker (a
- * request abandoned because its caller got a fatal signal): a released
- * handle is freed by whichever comes last, the release or the last
- * operation running on it.
+ * Open-file and directory handles. fi->fh is a number, never reused,
+ * that names the handle in a table: the kernel may send RELEASE while a
+ * READ of the same handle is still on its way to a worker or being
+ * served (a request abandoned because its caller got a fatal signal).
+ * An operation that finds its number gone replies EBADF; one that got
+ * there first holds the handle, and the last of the release and the
+ * running operations frees it. Unmounting drops RELEASEs still queued:
+ * what is left in the table at exit is freed by sdfs_handles_free_all().
  */
 struct sdfs_handle {
+	uint64_t fh; /* the number in fi->fh */
 	int busy; /* operations running on it (handle_lock) */
 	bool released; /* RELEASE was served (handle_lock) */
 	void (*free_fn)(void *);
 };
 void sdfs_handle_init(struct sdfs_handle *h, void (*free_fn)(void *));
-void sdfs_handle_hold(struct sdfs_handle *h);
+/* Enter h in the table; returns its number for fi->fh. */
+uint64_t sdfs_handle_publish(struct sdfs_handle *h);
+/* The handle numbered fh, held for one operation; NULL if released. */
+struct sdfs_handle *sdfs_handle_get(uint64_t fh);
 void sdfs_handle_drop(struct sdfs_handle *h);
-void sdfs_handle_retire(struct sdfs_handle *h);
+/* RELEASE / RELEASEDIR of the handle numbered fh. */
+void sdfs_handle_release(uint64_t fh);
+void sdfs_handles_free_all(void);
 
 /* Which access a node needs (SPEC §3.3). */
 enum sdfs_access_mode sdfs_node_access(enum sdfs_kind k);

@@ -30,6 +30,13 @@ int sdfs_req_enter(fuse_req_t req, struct sdfs_cred_saved *s)
 	return sdfs_cred_enter(&caller, s);
 }
 
+int sdfs_req_allowed(fuse_req_t req)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	struct sdfs_caller caller = {.uid = c->uid, .gid = c->gid, .pid = c->pid};
+	return sdfs_caller_allowed(&caller);
+}
+
 int sdfs_req_process(struct sdfs_mount *m, pid_t pid,
 		     enum sdfs_access_mode mode, struct sdfs_proc_id *id)
 {
@@ -110,22 +117,40 @@ void sdfs_node_attr(struct sdfs_mount *m, const struct sdfs_node *n,
 	}
 }
 
-/* ---- handle retirement -------------------------------------------------- */
+/* ---- handles ------------------------------------------------------------ */
 
 static GMutex handle_lock;
+static GHashTable *handles; /* fh number -> struct sdfs_handle (handle_lock) */
+static uint64_t handle_next = 1;
 
 void sdfs_handle_init(struct sdfs_handle *h, void (*free_fn)(void *))
 {
+	h->fh = 0;
 	h->busy = 0;
 	h->released = false;
 	h->free_fn = free_fn;
 }
 
-void sdfs_handle_hold(struct sdfs_handle *h)
+uint64_t sdfs_handle_publish(struct sdfs_handle *h)
 {
 	g_mutex_lock(&handle_lock);
-	h->busy++;
+	if (!handles)
+		handles = g_hash_table_new(g_int64_hash, g_int64_equal);
+	h->fh = handle_next++;
+	g_hash_table_insert(handles, &h->fh, h);
 	g_mutex_unlock(&handle_lock);
+	return h->fh;
+}
+
+struct sdfs_handle *sdfs_handle_get(uint64_t fh)
+{
+	g_mutex_lock(&handle_lock);
+	struct sdfs_handle *h = handles ? g_hash_table_lookup(handles, &fh)
+					: NULL;
+	if (h)
+		h->busy++;
+	g_mutex_unlock(&handle_lock);
+	return h;
 }
 
 /* The last operation on a released handle frees it. */
@@ -138,12 +163,39 @@ void sdfs_handle_drop(struct sdfs_handle *h)
 		h->free_fn(h);
 }
 
-void sdfs_handle_retire(struct sdfs_handle *h)
+void sdfs_handle_release(uint64_t fh)
 {
+	bool free_now = false;
+
 	g_mutex_lock(&handle_lock);
-	h->released = true;
-	bool free_now = h->busy == 0;
+	struct sdfs_handle *h = handles ? g_hash_table_lookup(handles, &fh)
+					: NULL;
+	if (h) {
+		g_hash_table_remove(handles, &fh);
+		h->released = true;
+		free_now = h->busy == 0;
+	}
 	g_mutex_unlock(&handle_lock);
 	if (free_now)
 		h->free_fn(h);
+}
+
+void sdfs_handles_free_all(void)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	g_mutex_lock(&handle_lock);
+	GHashTable *t = handles;
+	handles = NULL;
+	g_mutex_unlock(&handle_lock);
+	if (!t)
+		return;
+	g_hash_table_iter_init(&it, t);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		struct sdfs_handle *h = v;
+		g_hash_table_iter_remove(&it);
+		h->free_fn(h);
+	}
+	g_hash_table_unref(t);
 }

@@ -160,6 +160,11 @@ void sdfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	now_ts(&ts);
 	if (n.kind == SDFS_K_ROOT) {
+		r = sdfs_req_allowed(req);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
 		sdfs_node_attr(m, &n, NULL, &ts, &st);
 		fuse_reply_attr(req, &st, 0);
 		return;
@@ -300,14 +305,16 @@ void sdfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -r);
 		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)d;
-	fuse_reply_open(req, fi);
+	fi->fh = sdfs_handle_publish(&d->h);
+	/* the open was interrupted (its caller killed): no RELEASE comes */
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		sdfs_handle_release(fi->fh);
 }
 
 void sdfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
-	sdfs_handle_retire(&((struct dirh *)(uintptr_t)fi->fh)->h);
+	sdfs_handle_release(fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -439,9 +446,13 @@ static void op_readdir(fuse_req_t req, struct dirh *d, size_t size,
 void sdfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+	/* h is the first member of struct dirh */
+	struct dirh *d = (struct dirh *)sdfs_handle_get(fi->fh);
 
-	sdfs_handle_hold(&d->h);
+	if (!d) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
 	op_readdir(req, d, size, off);
 	sdfs_handle_drop(&d->h);
 }

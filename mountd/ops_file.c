@@ -162,13 +162,15 @@ void sdfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 */
 	fi->direct_io = f->text ? 1 : 0;
 	fi->keep_cache = 0;
-	fi->fh = (uint64_t)(uintptr_t)f;
-	fuse_reply_open(req, fi);
+	fi->fh = sdfs_handle_publish(&f->h);
+	/* the open was interrupted (its caller killed): no RELEASE comes */
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		sdfs_handle_release(fi->fh);
 }
 
 void sdfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	sdfs_handle_retire(&((struct fileh *)(uintptr_t)fi->fh)->h);
+	sdfs_handle_release(fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -236,9 +238,13 @@ static void op_read(fuse_req_t req, struct fileh *f, size_t size, off_t off)
 void sdfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		  struct fuse_file_info *fi)
 {
-	struct fileh *f = (struct fileh *)(uintptr_t)fi->fh;
+	/* h is the first member of struct fileh */
+	struct fileh *f = (struct fileh *)sdfs_handle_get(fi->fh);
 
-	sdfs_handle_hold(&f->h);
+	if (!f) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
 	op_read(req, f, size, off);
 	sdfs_handle_drop(&f->h);
 }
@@ -249,9 +255,13 @@ static void op_write(fuse_req_t req, struct fileh *f, const char *buf,
 void sdfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		   size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct fileh *f = (struct fileh *)(uintptr_t)fi->fh;
+	/* h is the first member of struct fileh */
+	struct fileh *f = (struct fileh *)sdfs_handle_get(fi->fh);
 
-	sdfs_handle_hold(&f->h);
+	if (!f) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
 	op_write(req, f, buf, size);
 	sdfs_handle_drop(&f->h);
 }

@@ -3,9 +3,11 @@
 # warnings as errors, and run every test suite:
 #   1. unit, uffd, integration (host kernel), vm (Debian 6.1 and 6.12
 #      kernels under qemu), fuzz replay -- in a -Werror build;
-#   2. unit, uffd, integration and security under ASan+UBSan (not the
-#      fault and stress tests: see asan_build);
-#   3. valgrind memcheck of the unit programs and parser corpora;
+#   2. unit, uffd, integration, security, fault and stress tests under
+#      ASan+UBSan (daemon and tests instrumented);
+#   3. valgrind memcheck: the integration suite with the daemon under
+#      memcheck (trixie's valgrind, see tests/valgrind/fetch-valgrind.sh),
+#      and the unit programs and parser corpora;
 #   4. libFuzzer smoke runs (clang);
 #   5. an aarch64 cross-compile of libsdfs.
 # Ends with one line "sdfs: N passed, N failed, N skipped" (TAP subtests
@@ -71,22 +73,31 @@ asan_build() {
 			mtest_names build-asan asan-integration integration &&
 		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-			mtest_names build-asan asan-security security
+			mtest_names build-asan asan-security security &&
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+			mtest_names build-asan asan-stress faulttest stress
 }
 # security runs without LeakSanitizer: its agents are forked children of
 # the test that exit with the test's allocations still live.
-# Not faulttest and stress under ASan: they make a busy multi-threaded
-# daemon fork injectors hundreds of times, and a child forked while another thread holds a
-# lock of the sanitizer runtime can deadlock in that runtime (seen with
-# gcc 12's libasan); they run in the plain -Werror build above.
+
+valgrind_daemon() {
+	# the daemon under memcheck through the whole integration suite; a
+	# daemon that exits with memory errors or definite/indirect leaks
+	# (--error-exitcode) fails the test that mounted it
+	local vg
+	vg=$(tests/valgrind/fetch-valgrind.sh) || return 1
+	logs+=("build-ci/meson-logs/valgrind-daemon.json")
+	SDFS_DAEMON_WRAPPER="$vg --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect" \
+		meson test -C build-ci --print-errorlogs --logbase valgrind-daemon \
+		--timeout-multiplier 10 integration
+}
 
 valgrind_run() {
 	# memcheck over the engine's and the daemon's pure code (dirty sets,
 	# inode encoding, rendering, every parser through the fuzz corpora).
-	# Not the daemon itself: valgrind 3.19 does not know userfaultfd(2),
-	# so under it the daemon finds no backend on this kernel; and not
-	# test-proc, whose self-checks read the process's own maps, which
-	# valgrind changes ([stack]).
+	# Not test-proc, whose self-checks read the process's own maps,
+	# which valgrind changes ([stack]).
 	local tests=(test-ranges test-inode test-render)
 	local t
 	for t in $(meson test -C build-ci --list 2>/dev/null | sed -n 's|^sdfs:unit / \(replay-.*\)$|\1|p'); do
@@ -124,7 +135,8 @@ cross_aarch64() {
 }
 
 stage "build + unit, uffd, integration, vm suites (-Werror)" main_build
-stage "ASan+UBSan: unit, uffd, integration, security" asan_build
+stage "ASan+UBSan: unit, uffd, integration, security, fault, stress" asan_build
+stage "valgrind memcheck: the daemon through the integration suite" valgrind_daemon
 stage "valgrind memcheck: unit programs and parser corpora" valgrind_run
 stage "libFuzzer smoke" fuzz_smoke
 stage "aarch64 cross-compile" cross_aarch64

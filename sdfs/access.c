@@ -33,15 +33,26 @@ static int sys_setgroups(int n, const gid_t *g)
 	return syscall(SYS_setgroups, (size_t)n, g) < 0 ? -errno : 0;
 }
 
-int sdfs_cred_enter(const struct sdfs_caller *c, struct sdfs_cred_saved *s)
+int sdfs_caller_allowed(const struct sdfs_caller *c)
 {
-	memset(s, 0, sizeof(*s));
 	/* callers outside our pid namespace arrive as pid 0: never trust */
 	if (c->pid <= 0)
 		return -EACCES;
+	/* a mount of an ordinary user serves that user only */
 	uid_t me = geteuid();
-	if (me != 0)
-		return c->uid == me ? 0 : -EACCES;
+	if (me != 0 && c->uid != me)
+		return -EACCES;
+	return 0;
+}
+
+int sdfs_cred_enter(const struct sdfs_caller *c, struct sdfs_cred_saved *s)
+{
+	memset(s, 0, sizeof(*s));
+	int r = sdfs_caller_allowed(c);
+	if (r < 0)
+		return r;
+	if (geteuid() != 0)
+		return 0;
 	if (c->uid == 0 && c->gid == 0)
 		return 0; /* root in our namespace: nothing to switch */
 
@@ -56,7 +67,7 @@ int sdfs_cred_enter(const struct sdfs_caller *c, struct sdfs_cred_saved *s)
 		if (s->ngroups < 0)
 			s->ngroups = 0;
 	}
-	int r = sys_setgroups(c->ngroups > 0 ? c->ngroups : 0, c->groups);
+	r = sys_setgroups(c->ngroups > 0 ? c->ngroups : 0, c->groups);
 	if (!r)
 		r = sys_setresgid(c->gid, c->gid, s->gid);
 	if (!r)

@@ -33,6 +33,10 @@ enum sdfs_access_mode {
  * outside our pid namespace) are refused with -EACCES.
  */
 int sdfs_cred_enter(const struct sdfs_caller *c, struct sdfs_cred_saved *s);
+
+/* The first half of sdfs_cred_enter, for requests that touch no process:
+ * 0 if this caller may use the mount at all, else -EACCES. */
+int sdfs_caller_allowed(const struct sdfs_caller *c);
 void sdfs_cred_leave(struct sdfs_cred_saved *s);
 
 /* With the thread's current credentials, may it access pid in mode?

@@ -180,7 +180,9 @@ static int find_syscall_insn(pid_t pid, uint64_t *out)
 	return r;
 }
 
-static char task_state(pid_t pid, pid_t tid)
+/* The state letter of one thread ('R', 'S', 'Z', ...), 0 if it is gone,
+ * or -errno when the daemon itself is out of fds or memory. */
+static int task_state(pid_t pid, pid_t tid)
 {
 	char path[64];
 	g_autofree char *buf = NULL;
@@ -189,13 +191,17 @@ static char task_state(pid_t pid, pid_t tid)
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
 		 (int)tid);
-	if (sdfs_read_file(path, &buf, &len) < 0 ||
-	    sdfs_stat_parse(buf, len, &st) < 0)
+	int r = sdfs_read_file(path, &buf, &len);
+	if (sdfs_err_resource(r))
+		return r;
+	if (r < 0 || sdfs_stat_parse(buf, len, &st) < 0)
 		return 0;
 	return st.state;
 }
 
-/* Gone, a zombie, or on its way there (PF_EXITING). */
+/* Gone, a zombie, or on its way there (PF_EXITING). Unknown (the daemon
+ * is out of fds or memory) counts as alive: the caller then reports its
+ * own error, not "no such process". */
 static bool proc_exiting(pid_t pid)
 {
 	char path[64];
@@ -204,8 +210,10 @@ static bool proc_exiting(pid_t pid)
 	struct sdfs_stat st;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (sdfs_read_file(path, &buf, &len) < 0 ||
-	    sdfs_stat_parse(buf, len, &st) < 0)
+	int r = sdfs_read_file(path, &buf, &len);
+	if (sdfs_err_resource(r))
+		return false;
+	if (r < 0 || sdfs_stat_parse(buf, len, &st) < 0)
 		return true;
 	return st.state == 'Z' || st.state == 'X' || (st.flags & 0x4);
 }
@@ -214,7 +222,9 @@ static bool proc_exiting(pid_t pid)
  * called pthread_exit while other threads live on). */
 static pid_t pick_thread(pid_t pid)
 {
-	char s = task_state(pid, pid);
+	int s = task_state(pid, pid);
+	if (s < 0)
+		return s;
 	if (s == 0)
 		return -ESRCH;
 	if (s != 'Z' && s != 'X')
@@ -224,7 +234,7 @@ static pid_t pick_thread(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	DIR *d = opendir(path);
 	if (!d)
-		return -ESRCH;
+		return sdfs_err_resource(-errno) ? -errno : -ESRCH;
 	pid_t found = -ESRCH;
 	struct dirent *de;
 	while ((de = readdir(d))) {
@@ -232,6 +242,10 @@ static pid_t pick_thread(pid_t pid)
 		if (tid <= 0 || tid == pid)
 			continue;
 		s = task_state(pid, tid);
+		if (s < 0) {
+			found = s;
+			break;
+		}
 		if (s && s != 'Z' && s != 'X') {
 			found = tid;
 			break;
@@ -378,7 +392,7 @@ static int inject_run(pid_t pid, struct inj_job *job, struct inj_reply *rep,
 			r = -ESRCH;
 		}
 		/* the thread exited while the process lives, or exec */
-		if ((r == -ESRCH && task_state(pid, pid) != 0) ||
+		if ((r == -ESRCH && task_state(pid, pid) > 0) ||
 		    (r == -EAGAIN && rep->why == WHY_INSN_CHANGED))
 			continue;
 		break;

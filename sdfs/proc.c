@@ -458,7 +458,7 @@ int sdfs_proc_identify_flags(pid_t pid, unsigned flags,
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	n = read_small(path, buf, sizeof(buf));
 	/* out of descriptors or memory is not "no such process" */
-	if (n == -EMFILE || n == -ENFILE || n == -ENOMEM)
+	if (sdfs_err_resource((int)n))
 		return (int)n;
 	if (n < 0 || sdfs_stat_parse(buf, (size_t)n, &st) < 0)
 		return -ENOENT;
@@ -471,6 +471,8 @@ int sdfs_proc_identify_flags(pid_t pid, unsigned flags,
 		struct sdfs_status ss;
 		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 		n = read_small(path, buf, sizeof(buf));
+		if (sdfs_err_resource((int)n))
+			return (int)n;
 		if (n < 0 || sdfs_status_parse(buf, (size_t)n, &ss) < 0 ||
 		    ss.tgid != pid)
 			return -ENOENT;

@@ -2,6 +2,7 @@
 /* /proc parsing: maps, stat, status; process identity. */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -103,6 +104,13 @@ pid_t sdfs_parse_pid_name(const char *name);
 /* Parse a page name: 1..16 hex digits (lowercase or uppercase), no 0x.
  * Returns 0 and *addr, or -ENOENT. Alignment is checked by the caller. */
 int sdfs_parse_page_name(const char *name, uint64_t *addr);
+
+/* Out of descriptors or memory: an error of the daemon, never to be
+ * reported as "no such process" (r is a -errno). */
+static inline bool sdfs_err_resource(int r)
+{
+	return r == -EMFILE || r == -ENFILE || r == -ENOMEM;
+}
 
 /* Read a small /proc file into a NUL-terminated malloc'ed buffer. */
 int sdfs_read_file(const char *path, char **ret_buf, size_t *ret_len);

@@ -20,6 +20,12 @@
 #include "compat.h"
 #include "scan.h"
 
+#ifdef HAVE_VALGRIND_MEMCHECK_H
+#include <valgrind/memcheck.h>
+#else
+#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
+#endif
+
 #define PREAD_BATCH 8192 /* pagemap entries per pread: 64 KiB */
 #define SCAN_VEC 512 /* page_region entries per PAGEMAP_SCAN call */
 #define HPAGE_SIZE (2UL << 20)
@@ -100,11 +106,11 @@ static void probe_kernel(void)
 			.category_anyof_mask = PAGE_IS_PRESENT,
 			.return_mask = PAGE_IS_PRESENT,
 		};
-		have_scan = ioctl(fd, PAGEMAP_SCAN, &a) >= 0;
+		have_scan = sdfs_pagemap_scan(fd, &a) >= 0;
 		if (have_scan) {
 			a.category_mask = PAGE_IS_SOFT_DIRTY;
 			a.return_mask = PAGE_IS_SOFT_DIRTY;
-			have_scan_sd = ioctl(fd, PAGEMAP_SCAN, &a) >= 0;
+			have_scan_sd = sdfs_pagemap_scan(fd, &a) >= 0;
 		}
 	}
 	close(fd);
@@ -224,6 +230,18 @@ static uint64_t need_category(enum sdfs_scan_need need)
 	}
 }
 
+long sdfs_pagemap_scan(int pagemap_fd, struct pm_scan_arg *a)
+{
+	long n = ioctl(pagemap_fd, PAGEMAP_SCAN, a);
+	if (n < 0)
+		return -errno;
+	/* memcheck does not know this ioctl: it sees the argument updated
+	 * (_IOWR) but not the regions written through a->vec */
+	VALGRIND_MAKE_MEM_DEFINED((void *)(uintptr_t)a->vec,
+				  (size_t)n * sizeof(struct page_region));
+	return n;
+}
+
 static int scan_vma_ioctl(int fd, struct emitter *em, uint64_t start,
 			  uint64_t end, enum sdfs_scan_need need,
 			  bool wp_matching, struct page_region *vec)
@@ -250,9 +268,9 @@ static int scan_vma_ioctl(int fd, struct emitter *em, uint64_t start,
 	};
 
 	while (a.start < end) {
-		long n = ioctl(fd, PAGEMAP_SCAN, &a);
+		long n = sdfs_pagemap_scan(fd, &a);
 		if (n < 0)
-			return errno == ESRCH ? -ESRCH : -errno;
+			return (int)n;
 		for (long i = 0; i < n; i++) {
 			int r = emit(em, vec[i].start, vec[i].end);
 			if (r)

@@ -21,6 +21,11 @@ enum sdfs_scan_need {
 /* Open /proc/PID/pagemap with the calling thread's credentials. */
 int sdfs_pagemap_open(pid_t pid);
 
+struct pm_scan_arg;
+/* ioctl(PAGEMAP_SCAN): the number of regions written to a->vec, or
+ * -errno. (Also tells valgrind what the kernel wrote.) */
+long sdfs_pagemap_scan(int pagemap_fd, struct pm_scan_arg *a);
+
 /* Whether this kernel has PAGEMAP_SCAN, and whether it knows
  * PAGE_IS_SOFT_DIRTY (6.8+). Probed once, by trying. */
 bool sdfs_have_pagemap_scan(void);

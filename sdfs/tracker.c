@@ -3,12 +3,20 @@
  * Per-process tracking state. One lock per tracker serialises scans and
  * clears of one process; different processes proceed in parallel. The
  * engine's table lock is held only to find or insert a tracker.
+ *
+ * The table holds one reference to each tracker, and so its pidfd and
+ * the backend's descriptors. A reaper thread waits on every pidfd in the
+ * table (epoll, one shot each) and drops the table's reference as soon as
+ * the process exits: a daemon serving short-lived processes does not
+ * hoard descriptors until somebody lists the root.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,6 +32,9 @@ struct sdfs_engine {
 	bool nofreeze;
 	GMutex lock;
 	GHashTable *by_pid; /* pid -> tracker (one reference) */
+	int epfd;   /* the pidfds of the table, EPOLLONESHOT, data: pid */
+	int wakefd; /* eventfd: the reaper thread is to stop */
+	GThread *reaper;
 };
 
 struct sdfs_tracker {
@@ -41,6 +52,9 @@ static void tracker_unref_cb(gpointer p)
 	sdfs_tracker_put(p);
 }
 
+static bool pidfd_exited(int pidfd);
+static gpointer reaper_main(gpointer data);
+
 struct sdfs_engine *sdfs_engine_new(const struct sdfs_engine_opts *o)
 {
 	/* probe the kernel now, with the daemon's own credentials: later
@@ -52,6 +66,19 @@ struct sdfs_engine *sdfs_engine_new(const struct sdfs_engine_opts *o)
 	g_mutex_init(&e->lock);
 	e->by_pid = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
 					  tracker_unref_cb);
+	/* without a reaper (no fds, no thread) trackers are reaped by
+	 * sdfs_engine_reap() and when their pid is looked up again */
+	e->epfd = epoll_create1(EPOLL_CLOEXEC);
+	e->wakefd = eventfd(0, EFD_CLOEXEC);
+	if (e->epfd >= 0 && e->wakefd >= 0) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
+		if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->wakefd, &ev) == 0)
+			e->reaper = g_thread_try_new("sdfs-reaper", reaper_main,
+						     e, NULL);
+	}
+	if (!e->reaper)
+		sdfs_log("engine: no reaper thread: trackers of exited "
+			 "processes are dropped when the root is listed");
 	return e;
 }
 
@@ -59,6 +86,15 @@ void sdfs_engine_free(struct sdfs_engine *e)
 {
 	if (!e)
 		return;
+	if (e->reaper) {
+		uint64_t one = 1;
+		if (write(e->wakefd, &one, sizeof(one)) == sizeof(one))
+			g_thread_join(e->reaper);
+	}
+	if (e->epfd >= 0)
+		close(e->epfd);
+	if (e->wakefd >= 0)
+		close(e->wakefd);
 	g_hash_table_destroy(e->by_pid);
 	g_mutex_clear(&e->lock);
 	g_free(e);
@@ -158,15 +194,16 @@ static struct sdfs_tracker *tracker_new(struct sdfs_engine *e,
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, id->pid, 0);
 	if (pidfd < 0) {
-		errno = ENOENT;
+		if (!sdfs_err_resource(-errno))
+			errno = ENOENT;
 		return NULL;
 	}
 	/* the pid may have been reused between identify and pidfd_open */
 	struct sdfs_proc_id now;
-	if (sdfs_proc_identify(id->pid, &now) < 0 ||
-	    now.starttime != id->starttime) {
+	int r = sdfs_proc_identify(id->pid, &now);
+	if (r < 0 || now.starttime != id->starttime) {
 		close(pidfd);
-		errno = ENOENT;
+		errno = sdfs_err_resource(r) ? -r : ENOENT;
 		return NULL;
 	}
 	struct sdfs_tracker *t = g_new0(struct sdfs_tracker, 1);
@@ -178,7 +215,7 @@ static struct sdfs_tracker *tracker_new(struct sdfs_engine *e,
 	t->tgt.starttime = id->starttime;
 	t->tgt.nofreeze = e->nofreeze;
 	if (e->backend->attach) {
-		int r = e->backend->attach(&t->tgt);
+		r = e->backend->attach(&t->tgt);
 		if (r < 0) {
 			sdfs_log("pid %d: backend %s cannot attach: %s",
 				 (int)id->pid, e->backend->name, strerror(-r));
@@ -190,6 +227,53 @@ static struct sdfs_tracker *tracker_new(struct sdfs_engine *e,
 		t->attached = true;
 	}
 	return t;
+}
+
+/* Let the reaper know when t's process exits. (Called with e->lock.) */
+static void watch_exit(struct sdfs_engine *e, struct sdfs_tracker *t)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT,
+				 .data.u64 = (uint64_t)t->tgt.pid};
+	if (e->reaper &&
+	    epoll_ctl(e->epfd, EPOLL_CTL_ADD, t->tgt.pidfd, &ev) < 0)
+		sdfs_log("pid %d: cannot watch for its exit: %s",
+			 (int)t->tgt.pid, strerror(errno));
+}
+
+/*
+ * Drop the table's reference to trackers whose process exited. An event
+ * names a pid, not a tracker: the tracker found under that pid may be a
+ * newer one (pid reuse), which is kept unless it too has exited. A
+ * closed pidfd leaves the epoll set by itself.
+ */
+static gpointer reaper_main(gpointer data)
+{
+	struct sdfs_engine *e = data;
+	struct epoll_event ev[32];
+
+	for (;;) {
+		int n = epoll_wait(e->epfd, ev, G_N_ELEMENTS(ev), -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			sdfs_log("engine: reaper: epoll_wait: %s",
+				 strerror(errno));
+			return NULL;
+		}
+		g_mutex_lock(&e->lock);
+		for (int i = 0; i < n; i++) {
+			if (ev[i].data.u64 == 0) { /* wakefd: stop */
+				g_mutex_unlock(&e->lock);
+				return NULL;
+			}
+			gpointer key = GINT_TO_POINTER((pid_t)ev[i].data.u64);
+			struct sdfs_tracker *t =
+				g_hash_table_lookup(e->by_pid, key);
+			if (t && pidfd_exited(t->tgt.pidfd))
+				g_hash_table_remove(e->by_pid, key);
+		}
+		g_mutex_unlock(&e->lock);
+	}
 }
 
 struct sdfs_tracker *sdfs_tracker_get(struct sdfs_engine *e,
@@ -207,9 +291,11 @@ struct sdfs_tracker *sdfs_tracker_get(struct sdfs_engine *e,
 	}
 	if (!t) {
 		t = tracker_new(e, id);
-		if (t)
+		if (t) {
 			g_hash_table_insert(e->by_pid, GINT_TO_POINTER(id->pid),
 					    sdfs_tracker_ref(t));
+			watch_exit(e, t);
+		}
 	} else {
 		sdfs_tracker_ref(t);
 	}

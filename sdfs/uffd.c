@@ -62,10 +62,29 @@ static int probe_err;
 static char probe_reason[160];
 static uint64_t probe_features; /* what to ask for in UFFDIO_API */
 
+/*
+ * A userfaultfd of the daemon's own, to probe the kernel. Through
+ * /dev/userfaultfd (5.11+) when the syscall is missing here: the kernel
+ * may have it while the daemon cannot call it (a syscall filter, or
+ * valgrind, which does not know it); the target makes its own by the
+ * syscall in any case.
+ */
 static int make_uffd(void)
 {
-	return (int)syscall(SYS_userfaultfd,
-			    O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	const int flags = O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY;
+	int fd = (int)syscall(SYS_userfaultfd, flags);
+	if (fd >= 0 || errno != ENOSYS)
+		return fd;
+	int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (dev < 0) {
+		errno = ENOSYS;
+		return -1;
+	}
+	fd = ioctl(dev, USERFAULTFD_IOC_NEW, flags);
+	int err = errno;
+	close(dev);
+	errno = err;
+	return fd;
 }
 
 long sdfs_uffd_scan_written(int pm, uint64_t start, uint64_t end, bool wp,
@@ -83,8 +102,7 @@ long sdfs_uffd_scan_written(int pm, uint64_t start, uint64_t end, bool wp,
 		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 		.return_mask = PAGE_IS_WRITTEN,
 	};
-	long r = ioctl(pm, PAGEMAP_SCAN, &a);
-	return r < 0 ? -errno : r;
+	return sdfs_pagemap_scan(pm, &a);
 }
 
 /* Try the whole mechanism on our own memory. */

@@ -149,9 +149,9 @@ static int hole_pass(struct uffd_state *st, const struct sdfs_vma *v)
 	};
 
 	while (a.start < v->end) {
-		long n = ioctl(st->pm_fd, PAGEMAP_SCAN, &a);
+		long n = sdfs_pagemap_scan(st->pm_fd, &a);
 		if (n < 0)
-			return -errno;
+			return (int)n;
 		for (long i = 0; i < n; i++) {
 			/*
 			 * Present now: maybe protected in the race. Take every
@@ -172,9 +172,9 @@ static int hole_pass(struct uffd_state *st, const struct sdfs_vma *v)
 				.return_mask = PAGE_IS_PRESENT,
 			};
 			while (b.start < hv[i].end) {
-				long m = ioctl(st->pm_fd, PAGEMAP_SCAN, &b);
+				long m = sdfs_pagemap_scan(st->pm_fd, &b);
 				if (m < 0)
-					return -errno;
+					return (int)m;
 				for (long j = 0; j < m; j++) {
 					int r = sdfs_uffd_wp_range(
 						st->uffd, pv[j].start,

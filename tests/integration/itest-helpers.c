@@ -132,6 +132,14 @@ char *wl_cmd(Workload *w, const char *fmt, ...)
 	return r;
 }
 
+void wl_do(Workload *w, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_free(wl_vcmd(w, fmt, ap));
+	va_end(ap);
+}
+
 guint64 wl_addr(Workload *w, const char *fmt, ...)
 {
 	va_list ap;

@@ -58,7 +58,10 @@ typedef struct {
 
 Workload *wl_start(void);
 /* Send a command; assert the reply is "ok ..."; return what follows "ok". */
-char *wl_cmd(Workload *w, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+char *wl_cmd(Workload *w, const char *fmt, ...) G_GNUC_PRINTF(2, 3)
+	G_GNUC_WARN_UNUSED_RESULT;
+/* wl_cmd for a command whose reply text is not needed. */
+void wl_do(Workload *w, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* Send a command; return the whole reply line. */
 char *wl_try(Workload *w, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* wl_cmd, reply parsed as one hex address. */

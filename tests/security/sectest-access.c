@@ -57,7 +57,7 @@ static void test_root_process(void)
 	sec_mount_start(&sm, 0, "allow_other", FALSE);
 	Workload *r = sec_wl_start(0, itest_workload_bin, NULL);
 	guint64 a = wl_addr(r, "map a 2");
-	wl_cmd(r, "write a 0 3");
+	wl_do(r, "write a 0 3");
 	Workload *wx = sec_wl_start(UID_X, itest_workload_bin, NULL);
 	Agent *x = agent_start(UID_X, FALSE);
 
@@ -90,9 +90,9 @@ static void test_other_user(void)
 	Workload *wx = sec_wl_start(UID_X, itest_workload_bin, NULL);
 	Workload *wy = sec_wl_start(UID_Y, itest_workload_bin, NULL);
 	guint64 ax = wl_addr(wx, "map a 1");
-	wl_cmd(wx, "write a 0 1");
+	wl_do(wx, "write a 0 1");
 	guint64 ay = wl_addr(wy, "map a 1");
-	wl_cmd(wy, "write a 0 2");
+	wl_do(wy, "write a 0 2");
 	Agent *x = agent_start(UID_X, FALSE);
 	Agent *y = agent_start(UID_Y, FALSE);
 
@@ -158,7 +158,7 @@ void sec_own_process_checks(Agent *a, const Mount *m, Workload *w)
 	g_autofree char *e1 = cat_str(a, m, pid, "clear");
 	g_assert_cmpstr(e1, ==, "1\n");
 
-	wl_cmd(w, "write own 1 7");
+	wl_do(w, "write own 1 7");
 	g_autofree char *dr = cat_str(a, m, pid, "dirty_ranges");
 	g_autofree char *in = ranges_text_in(dr, base, base + 4 * itest_ps);
 	g_autofree char *want = rline(base + itest_ps, 1, "rw-p", NULL);
@@ -298,7 +298,7 @@ static void test_recheck_after_open(void)
 	ssize_t sn = ag_pread(x, fs, 0, stext, sizeof(stext) - 1);
 	g_assert_cmpint(sn, >, 0);
 
-	wl_cmd(t, "nodump");
+	wl_do(t, "nodump");
 	/* an open page file is checked again at every read */
 	g_assert_cmpint(ag_pread(x, fp, 0, buf, itest_ps), ==, -EACCES);
 	/* and clear at every write: nothing cleared */
@@ -318,7 +318,7 @@ static void test_recheck_after_open(void)
 	g_assert_cmpint(ag_stat(x, dir), ==, -ENOENT);
 
 	/* dumpable again: the same open files work again */
-	wl_cmd(t, "dump");
+	wl_do(t, "dump");
 	g_assert_cmpint(ag_pread(x, fp, 0, buf, itest_ps), ==, itest_ps);
 	assert_pattern(buf, 9, 0);
 	g_assert_cmpint(ag_pwrite(x, fc, 0, "1", 1), ==, 1);
@@ -384,7 +384,7 @@ static void test_pidns_outside_caller(void)
 	sec_mount_start(&sm, 0, "allow_other", TRUE);
 	Workload *r = sec_wl_start(0, itest_workload_bin, NULL);
 	guint64 a = wl_addr(r, "map a 1");
-	wl_cmd(r, "write a 0 4");
+	wl_do(r, "write a 0 4");
 	g_autofree char *dir = mnt_path(&sm.m, r->pid, NULL);
 	g_autofree char *ps = mnt_path(&sm.m, r->pid, "status");
 	g_autofree char *pc = mnt_path(&sm.m, r->pid, "clear");
@@ -420,8 +420,10 @@ static void test_pidns_outside_caller(void)
 	g_assert_cmpint(ir, !=, -EACCES);
 	agent_stop(in);
 
-	/* the root directory's attributes need no process: still served */
-	g_assert_no_errno(stat(sm.m.mnt, &st));
+	/* a caller sdfs cannot name is refused everything, even the root
+	 * directory's attributes */
+	g_assert_cmpint(stat(sm.m.mnt, &st), ==, -1);
+	g_assert_cmpint(errno, ==, EACCES);
 	(void)a;
 	wl_kill(r);
 	sec_mount_stop(&sm);

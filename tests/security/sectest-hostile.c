@@ -33,7 +33,7 @@ static void h_start(H *h)
 	sec_mount_start(&h->sm, 0, NULL, FALSE);
 	h->w = wl_start();
 	h->a = wl_addr(h->w, "map a 2");
-	wl_cmd(h->w, "write a 0 6");
+	wl_do(h->w, "write a 0 6");
 	g_autofree char *pg = page_name(h->a);
 	g_autofree char *rel = g_strdup_printf("pages/%s", pg);
 	h->page = mnt_path(&h->sm.m, h->w->pid, rel);
@@ -210,7 +210,7 @@ static void test_read_offsets(void)
 	H h;
 	h_start(&h);
 	do_clear(&h.sm.m, h.w->pid);
-	wl_cmd(h.w, "write a 0 6");
+	wl_do(h.w, "write a 0 6");
 	const char *texts[] = {"dirty_ranges", "status", "clear",
 			       "last/dirty_ranges"};
 	for (guint i = 0; i < G_N_ELEMENTS(texts); i++) {
@@ -257,7 +257,7 @@ static void test_modify_tree(void)
 	H h;
 	h_start(&h);
 	do_clear(&h.sm.m, h.w->pid);
-	wl_cmd(h.w, "write a 0 6");
+	wl_do(h.w, "write a 0 6");
 	g_autofree char *pg = page_name(h.a);
 	g_autofree char *lrel = g_strdup_printf("last/pages/%s", pg);
 	g_autofree char *lpage = hp(&h, lrel);
@@ -536,7 +536,7 @@ static void test_mmap(void)
 	g_free(b);
 	/* a later mapping, after the page changed, must not show the old
 	 * content from the page cache */
-	wl_cmd(h.w, "write a 0 8");
+	wl_do(h.w, "write a 0 8");
 	struct mmap_result s2 = mmap_try(h.page, MAP_SHARED);
 	if (s2.map_errno == 0)
 		g_assert_false(s2.read_ok); /* read_ok: still byte 6 */
@@ -555,7 +555,7 @@ static void test_exit_under_open(void)
 	h_start(&h);
 	pid_t pid = h.w->pid;
 	do_clear(&h.sm.m, pid);
-	wl_cmd(h.w, "write a 0 6");
+	wl_do(h.w, "write a 0 6");
 	g_autofree char *pd = hp(&h, "dirty_ranges");
 	g_autofree char *ps = hp(&h, "status");
 	g_autofree char *pc = hp(&h, "clear");
@@ -646,7 +646,7 @@ static void test_exit_race(void)
 	for (int round = 0; round < 20; round++) {
 		Workload *w = wl_start();
 		guint64 a = wl_addr(w, "map a 1");
-		wl_cmd(w, "write a 0 6");
+		wl_do(w, "write a 0 6");
 		g_autofree char *pg = page_name(a);
 		g_autofree char *rel = g_strdup_printf("pages/%s", pg);
 		g_autofree char *page = mnt_path(&h.sm.m, w->pid, rel);
@@ -703,7 +703,7 @@ static void test_exec_under_open(void)
 	h_start(&h);
 	pid_t pid = h.w->pid;
 	do_clear(&h.sm.m, pid);
-	wl_cmd(h.w, "write a 0 6");
+	wl_do(h.w, "write a 0 6");
 	g_autofree char *pd = hp(&h, "dirty_ranges");
 	int fpage = open(h.page, O_RDONLY | O_CLOEXEC);
 	int fd = open(pd, O_RDONLY | O_CLOEXEC);

@@ -227,8 +227,12 @@ static void test_unpriv_allow_other(void)
 	assert_refused_root(&sm.m, wx->pid);
 	assert_refused_root(&sm.m, wy->pid);
 	g_assert_cmpuint(sec_epoch_as(x, &sm.m, wx->pid), ==, 0);
-	/* the root directory's attributes are answered without a check */
-	g_assert_cmpint(ag_stat(y, sm.m.mnt), ==, 0);
+	/* not even the root directory's attributes */
+	g_assert_cmpint(ag_stat(y, sm.m.mnt), ==, -EACCES);
+	struct stat st;
+	g_assert_cmpint(stat(sm.m.mnt, &st), ==, -1);
+	g_assert_cmpint(errno, ==, EACCES);
+	g_assert_cmpint(ag_stat(x, sm.m.mnt), ==, 0);
 
 	agent_stop(x);
 	agent_stop(y);

@@ -254,7 +254,15 @@ static void assert_alive(const SecMount *sm)
 void sec_assert_serving(SecMount *sm, uid_t as_uid)
 {
 	assert_alive(sm);
-	if (as_uid == 0) {
+	if (sm->helper) {
+		/* a daemon in its own pid namespace serves only callers
+		 * inside it */
+		g_autofree char *ns =
+			g_strdup_printf("/proc/%d/ns/pid", (int)sm->m.daemon);
+		Agent *a = agent_start_ns(as_uid, ns);
+		g_assert_cmpint(ag_stat(a, sm->m.mnt), ==, 0);
+		agent_stop(a);
+	} else if (as_uid == 0) {
 		struct stat st;
 		g_assert_no_errno(stat(sm->m.mnt, &st));
 		g_assert_cmpuint(st.st_ino, ==, 1);

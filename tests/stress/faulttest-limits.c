@@ -78,7 +78,7 @@ static void test_nofile(void)
 		w[i] = wl_start();
 		o[i] = (Opener){.m = &m, .pid = w[i]->pid};
 		o[i].addr = wl_addr(w[i], "map r 4");
-		wl_cmd(w[i], "fill r 0 4 1");
+		wl_do(w[i], "fill r 0 4 1");
 	}
 	for (int i = 0; i < NPROC; i++)
 		pthread_create(&th[i], NULL, opener_main, &o[i]);
@@ -147,11 +147,11 @@ static void test_nofile(void)
 	Workload *x = wl_start(), *y = wl_start();
 	Mount im = ft_im(&m);
 	guint64 a = wl_addr(x, "map r 8");
-	wl_cmd(x, "fill r 0 8 4");
-	wl_cmd(y, "map r 8");
+	wl_do(x, "fill r 0 8 4");
+	wl_do(y, "map r 8");
 	g_assert_cmpuint(do_clear(&im, x->pid), ==, 1);
 	g_assert_cmpuint(do_clear(&im, y->pid), ==, 1);
-	wl_cmd(x, "write r 3 6");
+	wl_do(x, "write r 3 6");
 	g_autofree char *got = ft_ranges_in(&m, x->pid, a, a + 8 * su_ps);
 	g_autofree char *want = rline(a + 3 * su_ps, 1, "rw-p", "");
 	g_assert_cmpstr(got, ==, want);
