@@ -4,6 +4,9 @@
 #
 #   guest-itest.sh "BACKENDS" [SDFS_ITEST_ARGS...]
 #
+# SDFS_GUEST_PROG names another GTest program to run instead of sdfs_itest
+# (sdfs_faulttest for the soft-dirty-only fault cases).
+#
 # First checks with sdprobe that this kernel has every backend in BACKENDS
 # (space-separated: soft-dirty, uffd): the integration suite skips cases
 # whose backend is missing, and on these kernels a missing backend is a
@@ -19,4 +22,4 @@ if ! sdprobe $need; then
 	echo "guest-itest: this kernel ($(uname -r)) lacks a backend the test needs ($need)"
 	exit 1
 fi
-exec sdfs_itest --tap "$@"
+exec "${SDFS_GUEST_PROG:-sdfs_itest}" --tap "$@"
