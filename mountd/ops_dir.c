@@ -431,9 +431,12 @@ static int fill_last_pages(struct dirbuf *b, struct dirh *d, off_t off)
 		return 0;
 	s = &d->snap->set;
 	b->child_kind = SDFS_K_LAST_PAGE;
-	for (size_t i = sdfs_dirtyset_lower_bound(s, from); i < s->n; i++) {
-		uint64_t a = s->runs[i].start > from ? s->runs[i].start : from;
-		for (; a < s->runs[i].end; a += b->m->page_size)
+	struct sdfs_run_iter it;
+	struct sdfs_run r;
+	sdfs_dirtyset_seek(s, from, &it);
+	while (sdfs_run_iter_next(&it, &r)) {
+		uint64_t a = r.start > from ? r.start : from;
+		for (; a < r.end; a += b->m->page_size)
 			if (!add_page(b, a))
 				return 0;
 	}

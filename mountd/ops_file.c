@@ -10,19 +10,34 @@
 #include "clearparse.h"
 #include "ops.h"
 #include "pages.h"
+#include "rangetext.h"
+#include "scan.h"
 #include "render.h"
 
 struct fileh {
 	struct sdfs_handle h; /* first: retired and freed through it */
 	struct sdfs_node node;
 	struct sdfs_tracker *tracker;
-	struct sdfs_text *text; /* rendered at open: text files */
+	struct sdfs_text *text; /* rendered at open: status, clear */
+	/* dirty_ranges and last/dirty_ranges: the set read at open (own, or
+	 * the snapshot's), its text made as it is read */
+	bool ranges;
+	struct sdfs_dirtyset own;
+	struct sdfs_snapshot *snap;
+	struct sdfs_rangetext rt;
+	GMutex rt_lock; /* the cursor of rt */
 };
 
 static void fileh_free(struct fileh *f)
 {
 	if (!f)
 		return;
+	if (f->ranges) {
+		sdfs_rangetext_free(&f->rt);
+		g_mutex_clear(&f->rt_lock);
+	}
+	sdfs_dirtyset_free(&f->own);
+	sdfs_snapshot_put(f->snap);
 	if (f->tracker)
 		sdfs_tracker_put(f->tracker);
 	if (f->text)
@@ -42,29 +57,42 @@ static int count_fn(void *ctx, const struct sdfs_vma *vma, uint64_t start,
 	return 0;
 }
 
+/* The dirty set of a dirty_ranges file, and its text on demand. */
+static int open_ranges(struct fileh *f)
+{
+	const struct sdfs_dirtyset *set = &f->own;
+
+	sdfs_dirtyset_init(&f->own);
+	if (f->node.kind == SDFS_K_DIRTY) {
+		int r = -EAGAIN;
+		for (int i = 0; i < SDFS_SCAN_RETRIES && r == -EAGAIN; i++) {
+			sdfs_dirtyset_clear(&f->own);
+			r = sdfs_tracker_scan(f->tracker, 0, UINT64_MAX,
+					      sdfs_scan_collect_fn, &f->own);
+		}
+		if (r < 0)
+			return r;
+	} else {
+		f->snap = sdfs_tracker_last(f->tracker);
+		if (f->snap)
+			set = &f->snap->set;
+	}
+	if (sdfs_rangetext_init(&f->rt, set) < 0)
+		return -ENOMEM;
+	g_mutex_init(&f->rt_lock);
+	f->ranges = true;
+	return 0;
+}
+
 /* Render the text of a text file into f->text. */
 static int render(struct fileh *f)
 {
+	if (f->node.kind == SDFS_K_DIRTY || f->node.kind == SDFS_K_LAST_DIRTY)
+		return open_ranges(f);
 	f->text = sdfs_text_new();
 	if (!f->text)
 		return -ENOMEM;
 	switch (f->node.kind) {
-	case SDFS_K_DIRTY: {
-		int r = -EAGAIN;
-		for (int i = 0; i < SDFS_SCAN_RETRIES && r == -EAGAIN; i++) {
-			sdfs_text_truncate(f->text, 0);
-			r = sdfs_tracker_scan(f->tracker, 0, UINT64_MAX,
-					      sdfs_render_run_fn, f->text);
-		}
-		return r;
-	}
-	case SDFS_K_LAST_DIRTY: {
-		struct sdfs_snapshot *s = sdfs_tracker_last(f->tracker);
-		if (s)
-			sdfs_render_dirtyset(f->text, &s->set);
-		sdfs_snapshot_put(s);
-		return 0;
-	}
 	case SDFS_K_STATUS: {
 		struct sdfs_tracker_info info;
 		uint64_t dirty = 0;
@@ -148,11 +176,14 @@ void sdfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * byte extends i_size (a later short read shrinks it again). read(2)
 	 * does not depend on it.
 	 */
-	if (f->text && f->text->len && m->se) {
+	size_t tlen = f->text ? f->text->len : f->ranges ? f->rt.len : 0;
+	if (tlen && m->se) {
+		/* every text ends with a newline */
+		static char nl = '\n';
 		struct fuse_bufvec last = FUSE_BUFVEC_INIT(1);
-		last.buf[0].mem = f->text->str + f->text->len - 1;
-		fuse_lowlevel_notify_store(m->se, ino, (off_t)f->text->len - 1,
-					   &last, 0);
+		last.buf[0].mem = &nl;
+		fuse_lowlevel_notify_store(m->se, ino, (off_t)tlen - 1, &last,
+					   0);
 	}
 	/*
 	 * Text is computed here: its st_size (0) means nothing, so no page
@@ -160,7 +191,7 @@ void sdfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * cache may serve it within one open (no read past EOF, and mmap
 	 * works); keep_cache = 0 drops it at every open, so reads are live.
 	 */
-	fi->direct_io = f->text ? 1 : 0;
+	fi->direct_io = f->text || f->ranges ? 1 : 0;
 	fi->keep_cache = 0;
 	fi->fh = sdfs_handle_publish(&f->h);
 	/* the open was interrupted (its caller killed): no RELEASE comes */
@@ -216,6 +247,22 @@ static void op_read(fuse_req_t req, struct fileh *f, size_t size, off_t off)
 
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (f->ranges) {
+		char *buf = g_try_malloc(size ? size : 1);
+		if (!buf) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		g_mutex_lock(&f->rt_lock);
+		ssize_t n = sdfs_rangetext_read(&f->rt, buf, size, (size_t)off);
+		g_mutex_unlock(&f->rt_lock);
+		if (n < 0)
+			fuse_reply_err(req, (int)-n);
+		else
+			fuse_reply_buf(req, buf, (size_t)n);
+		g_free(buf);
 		return;
 	}
 	if (f->text) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <inttypes.h>
+#include <string.h>
 
 #include "render.h"
 
@@ -30,16 +31,33 @@ static char *put_dec(char *p, uint64_t v)
 	return p;
 }
 
+static size_t dec_len(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
+static size_t perms_len(const char *perms)
+{
+	size_t n = 0;
+	while (n < 4 && perms[n])
+		n++;
+	return n;
+}
+
 /*
  * One line, "START-END PAGES PERMS[ PATH]\n". Formatted by hand: this is
  * the hot loop of dirty_ranges, and printf's machinery cost more than the
  * kernel's page walk (tests/bench).
  */
-void sdfs_render_range(struct sdfs_text *out, uint64_t start, uint64_t end,
-		       const char *perms, const char *path)
+size_t sdfs_format_range(char *out, uint64_t start, uint64_t end,
+			 const char *perms, const char *path, size_t path_len)
 {
-	char line[16 + 1 + 16 + 1 + 20 + 1 + 4 + 1];
-	char *p = line;
+	char *p = out;
 
 	p = put_hex16(p, start);
 	*p++ = '-';
@@ -49,23 +67,51 @@ void sdfs_render_range(struct sdfs_text *out, uint64_t start, uint64_t end,
 	*p++ = ' ';
 	for (int i = 0; i < 4 && perms[i]; i++)
 		*p++ = perms[i];
-	if (path && *path) {
+	if (path_len) {
 		*p++ = ' ';
-		sdfs_text_append_len(out, line, (size_t)(p - line));
-		sdfs_text_append(out, path);
-		sdfs_text_append_len(out, "\n", 1);
-		return;
+		memcpy(p, path, path_len);
+		p += path_len;
 	}
 	*p++ = '\n';
-	sdfs_text_append_len(out, line, (size_t)(p - line));
+	return (size_t)(p - out);
+}
+
+size_t sdfs_range_line_len(uint64_t start, uint64_t end, const char *perms,
+			   size_t path_len)
+{
+	return 16 + 1 + 16 + 1 + dec_len((end - start) / sdfs_page_size()) +
+	       1 + perms_len(perms) + (path_len ? 1 + path_len : 0) + 1;
+}
+
+void sdfs_render_range(struct sdfs_text *out, uint64_t start, uint64_t end,
+		       const char *perms, const char *path)
+{
+	char line[SDFS_RANGE_LINE_MAX];
+	size_t pl = path ? strlen(path) : 0;
+
+	if (!pl) {
+		sdfs_text_append_len(out, line,
+				     sdfs_format_range(line, start, end, perms,
+						       NULL, 0));
+		return;
+	}
+	/* the line up to the path, then the path and the newline */
+	size_t n = sdfs_format_range(line, start, end, perms, "", 0);
+	line[n - 1] = ' ';
+	sdfs_text_append_len(out, line, n);
+	sdfs_text_append_len(out, path, pl);
+	sdfs_text_append_len(out, "\n", 1);
 }
 
 void sdfs_render_dirtyset(struct sdfs_text *out, const struct sdfs_dirtyset *s)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		const struct sdfs_run *r = &s->runs[i];
-		const struct sdfs_vma_info *v = &s->vmas[r->vma];
-		sdfs_render_range(out, r->start, r->end, v->perms, v->path);
+	struct sdfs_run_iter it;
+	struct sdfs_run r;
+
+	sdfs_dirtyset_iter(s, &it);
+	while (sdfs_run_iter_next(&it, &r)) {
+		const struct sdfs_vma_info *v = &s->vmas[r.vma];
+		sdfs_render_range(out, r.start, r.end, v->perms, v->path);
 	}
 }
 

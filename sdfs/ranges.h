@@ -24,12 +24,46 @@ struct sdfs_vma_info {
 	char *path; /* owned, "" if anonymous */
 };
 
+/*
+ * Runs are kept compact (a snapshot of a million scattered pages is a
+ * million runs): each run is three varints -- the gap after the previous
+ * run and the length, in pages, and the change of mapping index (zigzag,
+ * it may go back) -- in
+ * blocks of SDFS_BLOCK_RUNS runs whose first run is found by binary
+ * search over the block table. About 4 bytes per run instead of 24. The
+ * last run added stays unencoded (pend) so that adjacent pages merge.
+ */
+#define SDFS_BLOCK_RUNS 64
+
+struct sdfs_run_block {
+	uint64_t start; /* start of the block's first run */
+	size_t off;	/* where its encoding starts in bytes */
+	uint32_t vma;	/* mapping of its first run */
+};
+
 struct sdfs_dirtyset {
-	struct sdfs_run *runs;
-	size_t n, cap;
+	uint8_t *bytes;
+	size_t nbytes, bcap;
+	struct sdfs_run_block *blocks;
+	size_t nblocks, blkcap;
+	size_t nenc;	     /* runs encoded in bytes */
+	uint64_t enc_end;    /* end of the last encoded run */
+	uint32_t enc_vma;    /* and its mapping */
+	bool has_pend;
+	struct sdfs_run pend; /* the last run, open for merging */
+	size_t n;	      /* runs: nenc + has_pend */
 	struct sdfs_vma_info *vmas;
 	size_t nvmas, vcap;
 	uint64_t pages; /* total pages over all runs */
+};
+
+/* A position in a dirty set; valid while the set is not changed. */
+struct sdfs_run_iter {
+	const struct sdfs_dirtyset *s;
+	size_t i;	   /* index of the run next() returns */
+	size_t pos;	   /* its encoding in s->bytes */
+	uint64_t prev_end; /* end of the run before it */
+	uint32_t vma;	   /* mapping of the run before it */
 };
 
 void sdfs_dirtyset_init(struct sdfs_dirtyset *s);
@@ -53,3 +87,13 @@ bool sdfs_dirtyset_contains(const struct sdfs_dirtyset *s, uint64_t addr);
 
 /* Index of the first run with end > addr (n if none). */
 size_t sdfs_dirtyset_lower_bound(const struct sdfs_dirtyset *s, uint64_t addr);
+
+/* An iterator at the first run, or at the first run with end > addr. */
+void sdfs_dirtyset_iter(const struct sdfs_dirtyset *s, struct sdfs_run_iter *it);
+void sdfs_dirtyset_seek(const struct sdfs_dirtyset *s, uint64_t addr,
+			struct sdfs_run_iter *it);
+/* The run at it, and advance; false at the end. */
+bool sdfs_run_iter_next(struct sdfs_run_iter *it, struct sdfs_run *out);
+
+/* Bytes of memory the set holds (for tests and benchmarks). */
+size_t sdfs_dirtyset_footprint(const struct sdfs_dirtyset *s);

@@ -14,6 +14,7 @@
 #include "fuzz.h"
 #include "proc.h"
 #include "ranges.h"
+#include "rangetext.h"
 #include "render.h"
 
 #define NPAGES 64 /* the model's address space, in pages */
@@ -95,15 +96,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(s.n == nruns);
 	CHECK(s.nvmas == nvmas);
 	CHECK(s.pages == pages);
+	struct sdfs_run_iter it;
+	struct sdfs_run r, prev = {0};
+	sdfs_dirtyset_iter(&s, &it);
 	for (size_t k = 0; k < nruns; k++) {
-		CHECK(s.runs[k].start == runs[k].start);
-		CHECK(s.runs[k].end == runs[k].end);
-		CHECK(s.runs[k].vma == runs[k].vma);
-		CHECK(s.runs[k].start < s.runs[k].end);
+		CHECK(sdfs_run_iter_next(&it, &r));
+		CHECK(r.start == runs[k].start);
+		CHECK(r.end == runs[k].end);
+		CHECK(r.vma == runs[k].vma);
+		CHECK(r.start < r.end);
 		if (k)
-			CHECK(!(s.runs[k - 1].end == s.runs[k].start &&
-				s.runs[k - 1].vma == s.runs[k].vma));
+			CHECK(!(prev.end == r.start && prev.vma == r.vma));
+		prev = r;
 	}
+	CHECK(!sdfs_run_iter_next(&it, &r));
 	for (size_t k = 0; k < nvmas; k++) {
 		const struct sdfs_vma *t = &tab[vmas[k]];
 		CHECK(s.vmas[k].start == t->start && s.vmas[k].end == t->end);
@@ -123,6 +129,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				}
 			CHECK(sdfs_dirtyset_contains(&s, a) == in);
 			CHECK(sdfs_dirtyset_lower_bound(&s, a) == lb);
+			/* iteration goes on from a seek */
+			struct sdfs_run_iter si;
+			sdfs_dirtyset_seek(&s, a, &si);
+			for (size_t k = lb; k < nruns; k++) {
+				CHECK(sdfs_run_iter_next(&si, &r));
+				CHECK(r.start == runs[k].start &&
+				      r.end == runs[k].end);
+			}
+			CHECK(!sdfs_run_iter_next(&si, &r));
 		}
 	}
 
@@ -148,6 +163,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p = nl + 1;
 	}
 	CHECK(*p == '\0');
+
+	/* the same text made on demand, read in pieces of every size from
+	 * 1 to 97 bytes, then once more from a point behind the cursor */
+	struct sdfs_rangetext rt;
+	CHECK(sdfs_rangetext_init(&rt, &s) == 0);
+	CHECK(rt.len == out->len);
+	char piece[97];
+	size_t off = 0;
+	for (size_t k = 1; off < rt.len; k = k % sizeof(piece) + 1) {
+		ssize_t n = sdfs_rangetext_read(&rt, piece, k, off);
+		CHECK(n > 0 && (size_t)n <= k);
+		CHECK((size_t)n == k || off + (size_t)n == rt.len);
+		CHECK(!memcmp(piece, out->str + off, (size_t)n));
+		off += (size_t)n;
+	}
+	CHECK(sdfs_rangetext_read(&rt, piece, sizeof(piece), rt.len) == 0);
+	if (rt.len) {
+		size_t back = rt.len / 2;
+		ssize_t n = sdfs_rangetext_read(&rt, piece, sizeof(piece), back);
+		CHECK(n > 0 && !memcmp(piece, out->str + back, (size_t)n));
+	}
+	sdfs_rangetext_free(&rt);
 	sdfs_text_free(out);
 
 	sdfs_dirtyset_clear(&s);

@@ -18,25 +18,44 @@ static struct sdfs_vma mkvma(uint64_t start, uint64_t end, const char *perms,
 	return v;
 }
 
+/* The k-th run of s. */
+static struct sdfs_run run_at(const struct sdfs_dirtyset *s, size_t k)
+{
+	struct sdfs_run_iter it;
+	struct sdfs_run r = {0};
+
+	sdfs_dirtyset_iter(s, &it);
+	for (size_t i = 0; i <= k; i++)
+		g_assert_true(sdfs_run_iter_next(&it, &r));
+	return r;
+}
+
 /* Check the structural invariants every dirty set must keep. */
 static void check_invariants(const struct sdfs_dirtyset *s)
 {
 	uint64_t pages = 0;
 
-	g_assert_cmpuint(s->n, <=, s->cap);
+	struct sdfs_run_iter it;
+	struct sdfs_run r, q = {0};
+	size_t n = 0;
+
+	g_assert_cmpuint(s->nbytes, <=, s->bcap);
+	g_assert_cmpuint(s->nblocks, <=, s->blkcap);
 	g_assert_cmpuint(s->nvmas, <=, s->vcap);
-	for (size_t i = 0; i < s->n; i++) {
-		const struct sdfs_run *r = &s->runs[i];
-		g_assert_cmphex(r->start, <, r->end);
-		g_assert_cmpuint(r->vma, <, s->nvmas);
-		pages += (r->end - r->start) / P;
-		if (i) {
-			const struct sdfs_run *q = &s->runs[i - 1];
-			g_assert_cmphex(q->end, <=, r->start);
+	sdfs_dirtyset_iter(s, &it);
+	while (sdfs_run_iter_next(&it, &r)) {
+		g_assert_cmphex(r.start, <, r.end);
+		g_assert_cmpuint(r.vma, <, s->nvmas);
+		pages += (r.end - r.start) / P;
+		if (n) {
+			g_assert_cmphex(q.end, <=, r.start);
 			/* maximal: adjacent runs of one mapping are merged */
-			g_assert_false(q->end == r->start && q->vma == r->vma);
+			g_assert_false(q.end == r.start && q.vma == r.vma);
 		}
+		q = r;
+		n++;
 	}
+	g_assert_cmpuint(n, ==, s->n);
 	g_assert_cmpuint(pages, ==, s->pages);
 }
 
@@ -69,8 +88,8 @@ static void test_merge_same_mapping(void)
 	g_assert_cmpint(sdfs_dirtyset_add(&s, 0, 0x11 * P, 0x12 * P), ==, 0);
 	g_assert_cmpint(sdfs_dirtyset_add(&s, 0, 0x12 * P, 0x15 * P), ==, 0);
 	g_assert_cmpuint(s.n, ==, 1);
-	g_assert_cmphex(s.runs[0].start, ==, 0x10 * P);
-	g_assert_cmphex(s.runs[0].end, ==, 0x15 * P);
+	g_assert_cmphex(run_at(&s, 0).start, ==, 0x10 * P);
+	g_assert_cmphex(run_at(&s, 0).end, ==, 0x15 * P);
 	g_assert_cmpuint(s.pages, ==, 5);
 	/* a gap starts a new run */
 	g_assert_cmpint(sdfs_dirtyset_add(&s, 0, 0x16 * P, 0x17 * P), ==, 0);
@@ -79,7 +98,7 @@ static void test_merge_same_mapping(void)
 	/* and merges again after it */
 	g_assert_cmpint(sdfs_dirtyset_add(&s, 0, 0x17 * P, 0x20 * P), ==, 0);
 	g_assert_cmpuint(s.n, ==, 2);
-	g_assert_cmphex(s.runs[1].end, ==, 0x20 * P);
+	g_assert_cmphex(run_at(&s, 1).end, ==, 0x20 * P);
 	g_assert_cmpuint(s.pages, ==, 6 + 9);
 	check_invariants(&s);
 	sdfs_dirtyset_free(&s);
@@ -102,10 +121,10 @@ static void test_no_merge_across_mappings(void)
 	g_assert_cmpint(sdfs_dirtyset_add(&s, 2, 0x120 * P, 0x121 * P), ==, 0);
 	g_assert_cmpuint(s.n, ==, 3);
 	g_assert_cmpuint(s.pages, ==, 4);
-	g_assert_cmpuint(s.runs[0].vma, ==, 0);
-	g_assert_cmpuint(s.runs[1].vma, ==, 1);
-	g_assert_cmpuint(s.runs[2].vma, ==, 2);
-	g_assert_cmphex(s.runs[0].end, ==, s.runs[1].start);
+	g_assert_cmpuint(run_at(&s, 0).vma, ==, 0);
+	g_assert_cmpuint(run_at(&s, 1).vma, ==, 1);
+	g_assert_cmpuint(run_at(&s, 2).vma, ==, 2);
+	g_assert_cmphex(run_at(&s, 0).end, ==, run_at(&s, 1).start);
 	g_assert_cmpstr(s.vmas[1].path, ==, "/lib/x.so");
 	g_assert_cmpstr(s.vmas[2].path, ==, "");
 	g_assert_cmpstr(s.vmas[2].perms, ==, "r--p");
@@ -146,8 +165,8 @@ static void test_bad_input(void)
 		/* nothing changed */
 		g_assert_cmpuint(s.n, ==, 1);
 		g_assert_cmpuint(s.pages, ==, 0x10);
-		g_assert_cmphex(s.runs[0].start, ==, 0x10 * P);
-		g_assert_cmphex(s.runs[0].end, ==, 0x20 * P);
+		g_assert_cmphex(run_at(&s, 0).start, ==, 0x10 * P);
+		g_assert_cmphex(run_at(&s, 0).end, ==, 0x20 * P);
 	}
 	/* still usable afterwards */
 	g_assert_cmpint(sdfs_dirtyset_add(&s, 0, 0x20 * P, 0x21 * P), ==, 0);
@@ -354,7 +373,7 @@ static void test_random_against_model(void)
 			size_t lb = sdfs_dirtyset_lower_bound(&s, a);
 			/* the first run with end > a */
 			size_t want = 0;
-			while (want < s.n && s.runs[want].end <= a)
+			while (want < s.n && run_at(&s, want).end <= a)
 				want++;
 			g_assert_cmpuint(lb, ==, want);
 		}
@@ -396,6 +415,11 @@ static void test_million_runs(void)
 		       " ms; 1e3 lookups: %" G_GINT64_FORMAT " us",
 		       (t1 - t0) / 1000, t2 - t1);
 	check_invariants(&s);
+	/* compact: a run of one page after a one-page gap is 3 bytes, plus
+	 * the block table; never the 24 bytes of a struct sdfs_run */
+	size_t fp = sdfs_dirtyset_footprint(&s);
+	g_test_message("footprint of 1e6 runs: %zu bytes", fp);
+	g_assert_cmpuint(fp, <=, 8 * n);
 	sdfs_dirtyset_free(&s);
 
 	/* a million adjacent pages collapse into one run */
