@@ -18,6 +18,7 @@
 struct sdfs_cfg {
 	char *backend;
 	int nofreeze;
+	int allow_other; /* allow_other or allow_root given */
 	char *pos[3];
 	int npos;
 };
@@ -25,6 +26,11 @@ struct sdfs_cfg {
 static const struct fuse_opt sdfs_opts[] = {
 	{"backend=%s", offsetof(struct sdfs_cfg, backend), 0},
 	{"nofreeze", offsetof(struct sdfs_cfg, nofreeze), 1},
+	/* noted, and kept for libfuse */
+	{"allow_other", offsetof(struct sdfs_cfg, allow_other), 1},
+	{"allow_root", offsetof(struct sdfs_cfg, allow_other), 1},
+	FUSE_OPT_KEY("allow_other", FUSE_OPT_KEY_KEEP),
+	FUSE_OPT_KEY("allow_root", FUSE_OPT_KEY_KEEP),
 	FUSE_OPT_END,
 };
 
@@ -166,6 +172,7 @@ int main(int argc, char *argv[])
 	 */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	mnt.page_size = sdfs_page_size();
+	mnt.cache_last = !cfg.allow_other && !opts.singlethread;
 	struct sdfs_engine_opts eo = {.backend = b, .nofreeze = cfg.nofreeze};
 	mnt.engine = sdfs_engine_new(&eo);
 

@@ -6,9 +6,14 @@
 
 static void sdfs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
+	struct sdfs_mount *m = userdata;
+
 	/* `echo 1 > clear` opens with O_TRUNC: take it in open */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* READDIRPLUS only where its entries may be cached (ops.h) */
+	if (!m->cache_last)
+		conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
 }
 
 static void sdfs_op_forbidden(fuse_req_t req)
@@ -74,6 +79,7 @@ const struct fuse_lowlevel_ops sdfs_ops = {
 	.setattr = sdfs_op_setattr,
 	.opendir = sdfs_op_opendir,
 	.readdir = sdfs_op_readdir,
+	.readdirplus = sdfs_op_readdirplus,
 	.releasedir = sdfs_op_releasedir,
 	.open = sdfs_op_open,
 	.read = sdfs_op_read,

@@ -16,7 +16,14 @@ struct sdfs_mount {
 	struct sdfs_engine *engine;
 	size_t page_size;
 	struct fuse_session *se; /* for notifications to the kernel */
+	/* one user can reach the mount (no allow_other/allow_root) and it
+	 * is multi-threaded: the kernel may cache last/pages/ entries and
+	 * their attributes (SDFS_LAST_CACHE_S), and READDIRPLUS fills them;
+	 * a clear invalidates them before it returns */
+	bool cache_last;
 };
+
+#define SDFS_LAST_CACHE_S 1.0
 
 extern const struct fuse_lowlevel_ops sdfs_ops;
 
@@ -80,6 +87,8 @@ enum sdfs_access_mode sdfs_node_access(enum sdfs_kind k);
 void sdfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void sdfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void sdfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void sdfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			 off_t off, struct fuse_file_info *fi);
 void sdfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi);
 void sdfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,

@@ -28,6 +28,13 @@ static void now_ts(struct timespec *ts)
 	clock_gettime(CLOCK_REALTIME, ts);
 }
 
+static double cache_timeout(const struct sdfs_mount *m,
+			    const struct sdfs_node *n)
+{
+	return m->cache_last && n->kind == SDFS_K_LAST_PAGE ? SDFS_LAST_CACHE_S
+							    : 0;
+}
+
 static void reply_entry(fuse_req_t req, struct sdfs_mount *m,
 			const struct sdfs_node *n, const struct sdfs_proc_id *id,
 			const struct timespec *ts)
@@ -41,9 +48,9 @@ static void reply_entry(fuse_req_t req, struct sdfs_mount *m,
 		return;
 	}
 	e.generation = id ? id->starttime : 0;
-	/* pages come and go with every write: no caching (DESIGN.md §2) */
-	e.attr_timeout = 0;
-	e.entry_timeout = 0;
+	/* pages come and go with every write: no caching (DESIGN.md §2);
+	 * last/pages/ changes only at a clear, which invalidates it */
+	e.attr_timeout = e.entry_timeout = cache_timeout(m, n);
 	sdfs_node_attr(m, n, id, ts, &e.attr);
 	fuse_reply_entry(req, &e);
 }
@@ -202,7 +209,7 @@ void sdfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	sdfs_node_attr(m, &n, &id, &ts, &st);
-	fuse_reply_attr(req, &st, 0);
+	fuse_reply_attr(req, &st, cache_timeout(m, &n));
 }
 
 /* ---- listings ---------------------------------------------------------- */
@@ -325,22 +332,41 @@ struct dirbuf {
 	size_t size, used;
 	const struct sdfs_proc_id *id;
 	enum sdfs_kind child_kind;
+	bool plus; /* READDIRPLUS */
+	const struct timespec *mtime; /* last/pages/: the clear's time */
 };
 
 /* Add an entry; false when the reply buffer is full. */
 static bool dirbuf_add(struct dirbuf *b, const char *name,
 		       const struct sdfs_node *n, off_t next)
 {
-	struct stat st;
+	struct fuse_entry_param e;
 
-	memset(&st, 0, sizeof(st));
-	st.st_ino = n ? sdfs_ino_encode(n) : SDFS_ROOT_INO;
-	st.st_mode = (!n || sdfs_kind_is_dir(n->kind)) ? S_IFDIR : S_IFREG;
-	size_t need = fuse_add_direntry(b->req, NULL, 0, name, NULL, 0);
+	memset(&e, 0, sizeof(e));
+	e.attr.st_ino = n ? sdfs_ino_encode(n) : SDFS_ROOT_INO;
+	e.attr.st_mode = (!n || sdfs_kind_is_dir(n->kind)) ? S_IFDIR : S_IFREG;
+	if (!b->plus) {
+		size_t need = fuse_add_direntry(b->req, NULL, 0, name, NULL, 0);
+		if (b->used + need > b->size)
+			return false;
+		fuse_add_direntry(b->req, b->buf + b->used, b->size - b->used,
+				  name, &e.attr, next);
+		b->used += need;
+		return true;
+	}
+	/* full entries only for what the kernel may keep (last/pages/);
+	 * nodeid 0 makes the others plain directory entries */
+	if (n && cache_timeout(b->m, n) > 0) {
+		e.ino = e.attr.st_ino;
+		e.generation = b->id->starttime;
+		e.attr_timeout = e.entry_timeout = cache_timeout(b->m, n);
+		sdfs_node_attr(b->m, n, b->id, b->mtime, &e.attr);
+	}
+	size_t need = fuse_add_direntry_plus(b->req, NULL, 0, name, NULL, 0);
 	if (b->used + need > b->size)
 		return false;
-	fuse_add_direntry(b->req, b->buf + b->used, b->size - b->used, name,
-			  &st, next);
+	fuse_add_direntry_plus(b->req, b->buf + b->used, b->size - b->used,
+			       name, &e, next);
 	b->used += need;
 	return true;
 }
@@ -431,6 +457,7 @@ static int fill_last_pages(struct dirbuf *b, struct dirh *d, off_t off)
 		return 0;
 	s = &d->snap->set;
 	b->child_kind = SDFS_K_LAST_PAGE;
+	b->mtime = &d->snap->at;
 	struct sdfs_run_iter it;
 	struct sdfs_run r;
 	sdfs_dirtyset_seek(s, from, &it);
@@ -444,7 +471,21 @@ static int fill_last_pages(struct dirbuf *b, struct dirh *d, off_t off)
 }
 
 static void op_readdir(fuse_req_t req, struct dirh *d, size_t size,
-		       off_t off);
+		       off_t off, bool plus);
+
+void sdfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			 off_t off, struct fuse_file_info *fi)
+{
+	/* h is the first member of struct dirh */
+	struct dirh *d = (struct dirh *)sdfs_handle_get(fi->fh);
+
+	if (!d) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	op_readdir(req, d, size, off, true);
+	sdfs_handle_drop(&d->h);
+}
 
 void sdfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
@@ -456,15 +497,16 @@ void sdfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, EBADF);
 		return;
 	}
-	op_readdir(req, d, size, off);
+	op_readdir(req, d, size, off, false);
 	sdfs_handle_drop(&d->h);
 }
 
 static void op_readdir(fuse_req_t req, struct dirh *d, size_t size,
-		       off_t off)
+		       off_t off, bool plus)
 {
 	struct sdfs_mount *m = mnt_of(req);
-	struct dirbuf b = {.req = req, .m = m, .size = size, .id = &d->id};
+	struct dirbuf b = {
+		.req = req, .m = m, .size = size, .id = &d->id, .plus = plus};
 	struct sdfs_cred_saved saved;
 	int r = 0;
 

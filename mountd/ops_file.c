@@ -342,6 +342,16 @@ static void op_write(fuse_req_t req, struct fileh *f, const char *buf,
 			r = sdfs_tracker_clear(f->tracker);
 		sdfs_cred_leave(&saved);
 	}
+	/* last/pages/ is another set now: drop what the kernel cached of
+	 * it before the writer learns the clear is done (never called
+	 * single-threaded: the kernel may hold the directory's lock while
+	 * it waits for a lookup this very thread would have to serve) */
+	if (r == 0 && m->cache_last && m->se) {
+		struct sdfs_node last = {.kind = SDFS_K_LAST,
+					 .pid = f->node.pid};
+		fuse_lowlevel_notify_inval_entry(m->se, sdfs_ino_encode(&last),
+						 "pages", 5);
+	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else

@@ -4,6 +4,7 @@
  * recorded scenario under soft-dirty and under uffd: same dirty sets).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +255,73 @@ static GPtrArray *run_scenario(Fx *fx, const char *backend, gboolean thp)
 	return out;
 }
 
+/* Whether name exists in dir (by stat through a path and through a
+ * directory fd held across clears, like rsync's working directory). */
+static gboolean exists_path(const char *dir, const char *name)
+{
+	g_autofree char *p = g_build_filename(dir, name, NULL);
+	struct stat st;
+	if (stat(p, &st) == 0) {
+		g_assert_cmpuint(st.st_size, ==, itest_ps);
+		return TRUE;
+	}
+	g_assert_cmpint(errno, ==, ENOENT);
+	return FALSE;
+}
+
+static gboolean exists_at(int dfd, const char *name)
+{
+	struct stat st;
+	if (fstatat(dfd, name, &st, 0) == 0)
+		return TRUE;
+	g_assert_cmpint(errno, ==, ENOENT);
+	return FALSE;
+}
+
+/*
+ * last/pages/ entries may be cached by the kernel (a mount only one user
+ * can reach): a clear must drop them before it returns. Each round caches
+ * every entry (listing, stat through the path and through a held
+ * directory fd), clears with another set of pages written, and at once
+ * expects exactly the new set by every route.
+ */
+static void test_last_cache(Fx *fx, gconstpointer d)
+{
+	FX_REQUIRE(fx);
+	Workload *w = fx_workload(fx);
+	guint64 a = wl_addr(w, "map a 16");
+	g_free(wl_cmd(w, "fill a 0 16 1"));
+	g_autofree char *dir = fx_path(fx, w->pid, "last/pages");
+	do_clear(&fx->m, w->pid);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	g_assert_cmpint(dfd, >=, 0);
+	for (int round = 0; round < 16; round++) {
+		/* written this round: pages round % 16 and (round + 5) % 16 */
+		int p1 = round % 16, p2 = (round + 5) % 16;
+		wl_do(w, "write a %d 1", p1);
+		wl_do(w, "write a %d 1", p2);
+		do_clear(&fx->m, w->pid);
+		/* the listing of the region: exactly the two pages */
+		g_autoptr(GPtrArray) names = list_dir(dir);
+		guint in_region = 0;
+		for (guint k = 0; k < names->len; k++) {
+			guint64 pa = g_ascii_strtoull(names->pdata[k], NULL, 16);
+			in_region += pa >= a && pa < a + P(16);
+		}
+		g_assert_cmpuint(in_region, ==, 2);
+		for (int i = 0; i < 16; i++) {
+			g_autofree char *n = page_name(a + P(i));
+			gboolean want = i == p1 || i == p2;
+			if (exists_path(dir, n) != want ||
+			    exists_at(dfd, n) != want)
+				g_error("round %d: last/pages/%s %s after the "
+					"clear",
+					round, n, want ? "missing" : "still there");
+		}
+	}
+	close(dfd);
+}
+
 static void test_crosscheck(Fx *fx, gconstpointer d)
 {
 	FX_REQUIRE(fx);
@@ -286,6 +354,7 @@ static void test_crosscheck(Fx *fx, gconstpointer d)
 void itest_register_snapshot(void)
 {
 	itest_add("/snapshot/rsync", test_rsync);
+	itest_add("/snapshot/last-cache", test_last_cache);
 	if (!g_strcmp0(g_getenv("SDFS_CROSSCHECK"), "1"))
 		itest_add_nomount("/crosscheck/backends", test_crosscheck);
 }
