@@ -187,6 +187,8 @@ int main(int argc, char *argv[])
 		goto out_signals;
 	sdfs_log_init(opts.foreground);
 	fuse_daemonize(opts.foreground);
+	/* threads do not survive the fork of daemonizing */
+	sdfs_engine_start(mnt.engine);
 	if (opts.singlethread) {
 		ret = fuse_session_loop(se);
 	} else {

@@ -66,6 +66,12 @@ struct sdfs_engine *sdfs_engine_new(const struct sdfs_engine_opts *o)
 	g_mutex_init(&e->lock);
 	e->by_pid = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
 					  tracker_unref_cb);
+	e->epfd = e->wakefd = -1;
+	return e;
+}
+
+void sdfs_engine_start(struct sdfs_engine *e)
+{
 	/* without a reaper (no fds, no thread) trackers are reaped by
 	 * sdfs_engine_reap() and when their pid is looked up again */
 	e->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -79,7 +85,6 @@ struct sdfs_engine *sdfs_engine_new(const struct sdfs_engine_opts *o)
 	if (!e->reaper)
 		sdfs_log("engine: no reaper thread: trackers of exited "
 			 "processes are dropped when the root is listed");
-	return e;
 }
 
 void sdfs_engine_free(struct sdfs_engine *e)

@@ -36,6 +36,10 @@ struct sdfs_engine_opts {
 
 struct sdfs_engine *sdfs_engine_new(const struct sdfs_engine_opts *o);
 void sdfs_engine_free(struct sdfs_engine *e);
+/* Start the engine's thread (it drops the trackers of exited processes
+ * as they exit). Call it after the last fork of a daemon (daemonize) and
+ * with the daemon's own credentials; the new thread inherits both. */
+void sdfs_engine_start(struct sdfs_engine *e);
 const struct sdfs_backend *sdfs_engine_backend(struct sdfs_engine *e);
 
 /* Pick a backend: "auto", "soft-dirty", "uffd". Returns NULL with a

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "itest.h"
@@ -277,6 +279,95 @@ static void test_fstype(Fx *fx, gconstpointer d)
 	g_assert_cmpstr(t, ==, "fuse.sdfs");
 }
 
+static int fd_count(pid_t pid)
+{
+	g_autofree char *p = g_strdup_printf("/proc/%d/fd", (int)pid);
+	g_autoptr(GDir) d = g_dir_open(p, 0, NULL);
+	int n = 0;
+	if (!d)
+		return -1;
+	while (g_dir_read_name(d))
+		n++;
+	return n;
+}
+
+/* The sdfs process serving mnt: argv holds the mount point. */
+static pid_t find_daemon(const char *mnt)
+{
+	g_autoptr(GDir) d = g_dir_open("/proc", 0, NULL);
+	const char *e;
+	while ((e = g_dir_read_name(d))) {
+		pid_t pid = (pid_t)atoi(e);
+		if (pid <= 0)
+			continue;
+		g_autofree char *cp = g_strdup_printf("/proc/%s/cmdline", e);
+		g_autofree char *cl = NULL;
+		gsize len = 0;
+		if (!g_file_get_contents(cp, &cl, &len, NULL))
+			continue;
+		for (gsize i = 0; i < len; i += strlen(cl + i) + 1)
+			if (!strcmp(cl + i, mnt) && strstr(cl, "sdfs"))
+				return pid;
+	}
+	return 0;
+}
+
+/*
+ * The way fstab and mount.fuse3 run it: "sdfs SOURCE MOUNTPOINT -o OPTS",
+ * daemonized (fork). Whatever the engine runs in the background must
+ * survive that fork: here, the trackers of an exited process are dropped
+ * (its fds closed) without a listing of the root.
+ */
+static void test_daemonized(Fx *fx, gconstpointer d)
+{
+	if (!itest_bin || !itest_workload_bin) {
+		g_test_skip("SDFS_BIN and SDFS_WORKLOAD must be set");
+		return;
+	}
+	g_autofree char *mnt = g_build_filename(fx->tmp, "mnt", NULL);
+	g_assert_no_errno(mkdir(mnt, 0755));
+	g_autofree char *opt = g_strdup_printf("backend=%s", itest_backend);
+	const char *argv[] = {itest_bin, "sdfs-bg", mnt, "-o", opt, NULL};
+	int status;
+	g_autoptr(GError) err = NULL;
+	g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT,
+				   NULL, NULL, NULL, NULL, &status, &err));
+	g_assert_true(g_spawn_check_wait_status(status, NULL));
+	g_autofree char *t = mount_fstype(mnt);
+	g_assert_cmpstr(t, ==, "fuse.sdfs");
+	pid_t daemon = find_daemon(mnt);
+	g_assert_cmpint(daemon, >, 0);
+	int base = fd_count(daemon);
+
+	Workload *w = wl_start();
+	g_autofree char *clear = g_strdup_printf("%s/%d/clear", mnt, (int)w->pid);
+	g_assert_cmpint(write_text(clear, "1", 1), ==, 0);
+	int tracking = fd_count(daemon);
+	wl_kill(w);
+	int now = fd_count(daemon);
+	for (int i = 0; i < 200 && now > base; i++) {
+		g_usleep(10000);
+		now = fd_count(daemon);
+	}
+	g_test_message("daemon fds: %d before, %d tracking, %d after the "
+		       "exit",
+		       base, tracking, now);
+
+	/* unmounted, it exits (reaped here if the test is its subreaper) */
+	g_assert_no_errno(umount(mnt));
+	gboolean gone = FALSE;
+	for (int i = 0; i < 300 && !gone; i++) {
+		gone = waitpid(daemon, NULL, WNOHANG) == daemon ||
+		       kill(daemon, 0) < 0;
+		if (!gone)
+			g_usleep(10000);
+	}
+	rmdir(mnt);
+	g_assert_true(gone);
+	g_assert_cmpint(tracking, >, base);
+	g_assert_cmpint(now, ==, base);
+}
+
 /* The file's content as sendfile(2) gives it (what busybox cat uses). */
 static char *sendfile_text(const char *path, gsize *len)
 {
@@ -347,4 +438,5 @@ void itest_register_tree(void)
 	itest_add("/tree/lookup-enoent", test_lookup_enoent);
 	itest_add("/tree/page-names", test_page_names);
 	itest_add("/tree/sendfile", test_sendfile);
+	itest_add_nomount("/tree/daemonized", test_daemonized);
 }
