@@ -17,9 +17,10 @@ struct sdfs_mount {
 	size_t page_size;
 	struct fuse_session *se; /* for notifications to the kernel */
 	/* one user can reach the mount (no allow_other/allow_root) and it
-	 * is multi-threaded: the kernel may cache last/pages/ entries and
-	 * their attributes (SDFS_LAST_CACHE_S), and READDIRPLUS fills them;
-	 * a clear invalidates them before it returns */
+	 * is multi-threaded: the kernel may cache last/pages/ entries
+	 * (SDFS_LAST_CACHE_S), and READDIRPLUS fills them; a clear
+	 * invalidates them before it returns. (Their attributes are cached
+	 * on every mount: ops_dir.c.) */
 	bool cache_last;
 };
 

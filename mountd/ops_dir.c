@@ -28,11 +28,22 @@ static void now_ts(struct timespec *ts)
 	clock_gettime(CLOCK_REALTIME, ts);
 }
 
-static double cache_timeout(const struct sdfs_mount *m,
+/*
+ * How long the kernel may keep what it was told of node n. Only
+ * last/pages/ files, which change only at a clear: their attributes on
+ * every mount (reaching one takes a lookup or an open, both checked as
+ * the caller); their entries where one user reaches the mount and a
+ * clear drops them (ops.h).
+ */
+static double attr_timeout(const struct sdfs_mount *m, const struct sdfs_node *n)
+{
+	return n->kind == SDFS_K_LAST_PAGE ? SDFS_LAST_CACHE_S : 0;
+}
+
+static double entry_timeout(const struct sdfs_mount *m,
 			    const struct sdfs_node *n)
 {
-	return m->cache_last && n->kind == SDFS_K_LAST_PAGE ? SDFS_LAST_CACHE_S
-							    : 0;
+	return m->cache_last ? attr_timeout(m, n) : 0;
 }
 
 static void reply_entry(fuse_req_t req, struct sdfs_mount *m,
@@ -50,7 +61,8 @@ static void reply_entry(fuse_req_t req, struct sdfs_mount *m,
 	e.generation = id ? id->starttime : 0;
 	/* pages come and go with every write: no caching (DESIGN.md §2);
 	 * last/pages/ changes only at a clear, which invalidates it */
-	e.attr_timeout = e.entry_timeout = cache_timeout(m, n);
+	e.attr_timeout = attr_timeout(m, n);
+	e.entry_timeout = entry_timeout(m, n);
 	sdfs_node_attr(m, n, id, ts, &e.attr);
 	fuse_reply_entry(req, &e);
 }
@@ -209,7 +221,7 @@ void sdfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	sdfs_node_attr(m, &n, &id, &ts, &st);
-	fuse_reply_attr(req, &st, cache_timeout(m, &n));
+	fuse_reply_attr(req, &st, attr_timeout(m, &n));
 }
 
 /* ---- listings ---------------------------------------------------------- */
@@ -356,10 +368,11 @@ static bool dirbuf_add(struct dirbuf *b, const char *name,
 	}
 	/* full entries only for what the kernel may keep (last/pages/);
 	 * nodeid 0 makes the others plain directory entries */
-	if (n && cache_timeout(b->m, n) > 0) {
+	if (n && entry_timeout(b->m, n) > 0) {
 		e.ino = e.attr.st_ino;
 		e.generation = b->id->starttime;
-		e.attr_timeout = e.entry_timeout = cache_timeout(b->m, n);
+		e.attr_timeout = attr_timeout(b->m, n);
+		e.entry_timeout = entry_timeout(b->m, n);
 		sdfs_node_attr(b->m, n, b->id, b->mtime, &e.attr);
 	}
 	size_t need = fuse_add_direntry_plus(b->req, NULL, 0, name, NULL, 0);
