@@ -21,6 +21,12 @@
 
 Workload *wl_start(void)
 {
+	return wl_spawn(itest_workload_bin, NULL, NULL, NULL);
+}
+
+Workload *wl_spawn(const char *bin, const char *arg,
+		   void (*in_child)(void *), void *ctx)
+{
 	int in[2], out[2];
 	pid_t parent = getpid();
 	g_assert_no_errno(pipe2(in, O_CLOEXEC));
@@ -34,12 +40,13 @@ Workload *wl_start(void)
 		dup2(in[0], STDIN_FILENO);
 		dup2(out[1], STDOUT_FILENO);
 		signal(SIGPIPE, SIG_DFL);
-		execl(itest_workload_bin, itest_workload_bin, (char *)NULL);
-		dprintf(STDERR_FILENO, "exec %s: %s\n", itest_workload_bin,
-			strerror(errno));
+		if (in_child)
+			in_child(ctx);
+		execl(bin, bin, arg, (char *)NULL);
+		dprintf(STDERR_FILENO, "exec %s: %s\n", bin, strerror(errno));
 		_exit(127);
 	}
-	itest_track_pid(pid);
+	tl_track_pid(pid);
 	close(in[0]);
 	close(out[1]);
 	Workload *w = g_new0(Workload, 1);
@@ -158,7 +165,7 @@ void wl_kill(Workload *w)
 	if (w->pid > 0) {
 		kill(w->pid, SIGKILL);
 		waitpid(w->pid, NULL, 0);
-		itest_untrack_pid(w->pid);
+		tl_untrack_pid(w->pid);
 	}
 	close(w->to);
 	close(w->from);

@@ -367,7 +367,7 @@ static void test_exit(Fx *fx, gconstpointer d)
 	g_free(wl_cmd(w, "exit 0"));
 	int status;
 	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
-	itest_untrack_pid(pid);
+	tl_untrack_pid(pid);
 	w->pid = 0;
 
 	struct stat st;

@@ -26,222 +26,30 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "testlib.h"
 
 size_t itest_ps;
 const char *itest_bin;
 const char *itest_workload_bin;
 const char *itest_backend;
 
-/* ---- safety net ---- */
-
-#define MAX_PIDS 256
-#define MAX_MOUNTS 8
-
-static volatile pid_t net_pids[MAX_PIDS];
-static char net_mnts[MAX_MOUNTS][PATH_MAX];
-static char net_logs[MAX_MOUNTS][PATH_MAX];
-static volatile sig_atomic_t net_used[MAX_MOUNTS];
-static char net_tmp[PATH_MAX]; /* the current fixture's scratch directory */
-
-/* Async-signal-safe removal of dir and what it holds, depth bounded. */
-static void net_rm(int parent, const char *name, int depth)
-{
-	char buf[4096];
-	long n;
-	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-	if (fd < 0)
-		return;
-	while (depth > 0 &&
-	       (n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
-		for (long off = 0; off < n;) {
-			struct dirent64 *de = (struct dirent64 *)(buf + off);
-			off += de->d_reclen;
-			if (!strcmp(de->d_name, ".") ||
-			    !strcmp(de->d_name, ".."))
-				continue;
-			if (unlinkat(fd, de->d_name, 0) < 0 && errno == EISDIR)
-				net_rm(fd, de->d_name, depth - 1);
-		}
-	}
-	close(fd);
-	unlinkat(parent, name, AT_REMOVEDIR);
-}
-
-void itest_track_pid(pid_t pid)
-{
-	for (int i = 0; i < MAX_PIDS; i++)
-		if (!net_pids[i]) {
-			net_pids[i] = pid;
-			return;
-		}
-	g_error("too many tracked processes");
-}
-
-void itest_untrack_pid(pid_t pid)
-{
-	for (int i = 0; i < MAX_PIDS; i++)
-		if (net_pids[i] == pid)
-			net_pids[i] = 0;
-}
-
-static void net_write(const char *s)
-{
-	ssize_t r = write(STDERR_FILENO, s, strlen(s));
-	(void)r;
-}
-
-/* Async-signal-safe: kill everything, detach mounts, show daemon logs. */
-static void net_cleanup(int dump)
-{
-	for (int i = 0; i < MAX_PIDS; i++)
-		if (net_pids[i] > 0)
-			kill(net_pids[i], SIGKILL);
-	for (int i = 0; i < MAX_MOUNTS; i++) {
-		if (!net_used[i])
-			continue;
-		umount2(net_mnts[i], MNT_DETACH);
-		if (dump) {
-			char buf[4096];
-			int fd = open(net_logs[i], O_RDONLY);
-			ssize_t n;
-			net_write("# ---- sdfs daemon log ----\n");
-			while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
-				if (write(STDERR_FILENO, buf, n) < 0)
-					break;
-			if (fd >= 0)
-				close(fd);
-			net_write("# ---- end of daemon log ----\n");
-		}
-		rmdir(net_mnts[i]);
-		unlink(net_logs[i]);
-	}
-	if (net_tmp[0])
-		net_rm(AT_FDCWD, net_tmp, 3);
-}
-
-static void net_signal(int sig)
-{
-	net_cleanup(1);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void net_atexit(void)
-{
-	net_cleanup(0);
-}
-
-static void net_install(void)
-{
-	int sigs[] = {SIGABRT, SIGTERM, SIGINT,	 SIGSEGV,
-		      SIGBUS,  SIGHUP,	SIGTRAP, SIGFPE};
-	for (size_t i = 0; i < G_N_ELEMENTS(sigs); i++)
-		signal(sigs[i], net_signal);
-	signal(SIGPIPE, SIG_IGN);
-	atexit(net_atexit);
-	/* Orphans of our workloads (fork children) become ours to reap. */
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
-}
-
 /* ---- probe ---- */
-
-static GHashTable *probe_table; /* "soft-dirty" -> "yes" | "no (reason)" */
-
-static void probe_load(void)
-{
-	g_autofree char *out = NULL, *err = NULL;
-	g_autoptr(GError) e = NULL;
-	int status = 0;
-	const char *argv[] = {itest_bin, "--probe", NULL};
-
-	if (probe_table)
-		return;
-	probe_table =
-		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
-			  NULL, &out, &err, &status, &e)) {
-		g_hash_table_insert(probe_table, g_strdup("error"),
-				    g_strdup(e->message));
-		return;
-	}
-	if (!g_spawn_check_wait_status(status, NULL))
-		g_hash_table_insert(
-			probe_table, g_strdup("error"),
-			g_strdup_printf("sdfs --probe failed: %s", err));
-	g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
-	for (char **l = lines; *l; l++) {
-		char *colon = strstr(*l, ": ");
-		if (colon)
-			g_hash_table_insert(probe_table,
-					    g_strndup(*l, colon - *l),
-					    g_strdup(colon + 2));
-	}
-	g_test_message("probe: %s", out);
-}
 
 gboolean itest_backend_usable(const char *backend, char **reason)
 {
-	const char *v;
-	probe_load();
-	if ((v = g_hash_table_lookup(probe_table, "error"))) {
-		*reason = g_strdup(v);
-		return FALSE;
-	}
-	if (!strcmp(backend, "auto")) {
-		v = g_hash_table_lookup(probe_table, "auto");
-		if (v && strcmp(v, "none"))
-			return TRUE;
-		*reason = g_strdup_printf(
-			"no backend available on this kernel (auto: %s)",
-			v ? v : "missing from --probe");
-		return FALSE;
-	}
-	v = g_hash_table_lookup(probe_table, backend);
-	if (v && g_str_has_prefix(v, "yes"))
-		return TRUE;
-	const char *paren = v ? strchr(v, '(') : NULL;
-	g_autofree char *why =
-		paren ? g_strndup(paren + 1, strcspn(paren + 1, ")"))
-		      : g_strdup(v ? v : "not in --probe output");
-	*reason = g_strdup_printf("%s backend not available on this kernel: %s",
-				  backend, why);
-	return FALSE;
+	return tl_backend_usable(itest_bin, backend, reason);
 }
 
 const char *itest_backend_effective(const char *backend)
 {
-	if (strcmp(backend, "auto"))
-		return backend;
-	probe_load();
-	const char *v = g_hash_table_lookup(probe_table, "auto");
-	return v ? v : "none";
+	return tl_backend_effective(itest_bin, backend);
 }
 
 /* ---- mounts ---- */
 
-/* The fstype of the mount on mnt in our mountinfo, or NULL. */
 char *mount_fstype(const char *mnt)
 {
-	g_autofree char *info = NULL;
-	char *found = NULL;
-	if (!g_file_get_contents("/proc/self/mountinfo", &info, NULL, NULL))
-		return NULL;
-	g_auto(GStrv) lines = g_strsplit(info, "\n", -1);
-	for (char **l = lines; *l; l++) {
-		g_auto(GStrv) f = g_strsplit(*l, " ", -1);
-		if (g_strv_length(f) < 7)
-			continue;
-		g_autofree char *mp = g_strcompress(f[4]); /* \040 etc. */
-		if (strcmp(mp, mnt))
-			continue;
-		for (int i = 5; f[i]; i++)
-			if (!strcmp(f[i], "-") && f[i + 1]) {
-				g_free(found); /* the last mount on top wins */
-				found = g_strdup(f[i + 1]);
-				break;
-			}
-	}
-	return found;
+	return tl_mount_fstype(mnt);
 }
 
 void mount_dump_log(const Mount *m)
@@ -267,15 +75,8 @@ void mount_start(Mount *m, const char *backend)
 	m->mnt = g_strdup(real);
 	m->backend = g_strdup(backend);
 	m->log = g_strdup_printf("%s.log", real);
-	for (int i = 0; i < MAX_MOUNTS; i++)
-		if (!net_used[i]) {
-			slot = i;
-			break;
-		}
+	slot = tl_net_add_mount(m->mnt, m->log);
 	g_assert_cmpint(slot, >=, 0);
-	g_strlcpy(net_mnts[slot], m->mnt, PATH_MAX);
-	g_strlcpy(net_logs[slot], m->log, PATH_MAX);
-	net_used[slot] = 1;
 	m->slot = slot;
 
 	int logfd =
@@ -316,7 +117,7 @@ void mount_start(Mount *m, const char *backend)
 	}
 	close(logfd);
 	m->daemon = pid;
-	itest_track_pid(pid);
+	tl_track_pid(pid);
 
 	/* Wait (bounded) until the mount is live. */
 	gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
@@ -326,7 +127,7 @@ void mount_start(Mount *m, const char *backend)
 			break;
 		int status;
 		if (waitpid(pid, &status, WNOHANG) == pid) {
-			itest_untrack_pid(pid);
+			tl_untrack_pid(pid);
 			m->daemon = 0;
 			mount_dump_log(m);
 			g_error("sdfs exited before mounting (status 0x%x)",
@@ -359,7 +160,7 @@ void mount_stop(Mount *m)
 		return;
 	if (m->daemon && waitpid(m->daemon, &status, WNOHANG) == m->daemon) {
 		died = TRUE;
-		itest_untrack_pid(m->daemon);
+		tl_untrack_pid(m->daemon);
 		m->daemon = 0;
 	}
 	if (umount2(m->mnt, MNT_DETACH) < 0 && errno != EINVAL) {
@@ -378,7 +179,7 @@ void mount_stop(Mount *m)
 				waitpid(m->daemon, &status, 0);
 			}
 		}
-		itest_untrack_pid(m->daemon);
+		tl_untrack_pid(m->daemon);
 		m->daemon = 0;
 	}
 	if (died) {
@@ -397,7 +198,7 @@ void mount_stop(Mount *m)
 	}
 	rmdir(m->mnt);
 	unlink(m->log);
-	net_used[m->slot] = 0;
+	tl_net_drop_mount(m->slot);
 	g_clear_pointer(&m->mnt, g_free);
 	g_clear_pointer(&m->log, g_free);
 	g_clear_pointer(&m->backend, g_free);
@@ -420,7 +221,7 @@ Workload *fx_workload(Fx *fx)
 void fx_kill_later(Fx *fx, pid_t pid)
 {
 	g_array_append_val(fx->pids, pid);
-	itest_track_pid(pid);
+	tl_track_pid(pid);
 }
 
 static void fx_setup(Fx *fx, gconstpointer data)
@@ -445,7 +246,7 @@ static void fx_setup(Fx *fx, gconstpointer data)
 	fx->t0 = g_get_monotonic_time();
 	fx->tmp = g_dir_make_tmp("sdfs-itest-XXXXXX", NULL);
 	g_assert_nonnull(fx->tmp);
-	g_strlcpy(net_tmp, fx->tmp, sizeof(net_tmp));
+	tl_net_set_tmp(fx->tmp);
 	fx->ok = TRUE;
 }
 
@@ -475,13 +276,13 @@ static void fx_teardown(Fx *fx, gconstpointer data)
 		pid_t pid = g_array_index(fx->pids, pid_t, i);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0); /* ours, or an orphan we adopted */
-		itest_untrack_pid(pid);
+		tl_untrack_pid(pid);
 	}
 	while (waitpid(-1, NULL, WNOHANG) > 0) /* adopted orphans */
 		;
 	mount_stop(&fx->m);
 	if (fx->tmp) {
-		net_tmp[0] = 0;
+		tl_net_set_tmp(NULL);
 		rm_rf(fx->tmp);
 		g_free(fx->tmp);
 	}
@@ -517,7 +318,7 @@ int main(int argc, char **argv)
 	itest_backend = g_getenv("SDFS_BACKEND");
 	if (!itest_backend || !*itest_backend)
 		itest_backend = "auto";
-	net_install();
+	tl_net_install();
 
 	itest_register_tree();
 	itest_register_clear();

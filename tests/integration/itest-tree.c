@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "testlib.h"
 
 #define PF_KTHREAD 0x00200000UL
 
@@ -279,18 +280,6 @@ static void test_fstype(Fx *fx, gconstpointer d)
 	g_assert_cmpstr(t, ==, "fuse.sdfs");
 }
 
-static int fd_count(pid_t pid)
-{
-	g_autofree char *p = g_strdup_printf("/proc/%d/fd", (int)pid);
-	g_autoptr(GDir) d = g_dir_open(p, 0, NULL);
-	int n = 0;
-	if (!d)
-		return -1;
-	while (g_dir_read_name(d))
-		n++;
-	return n;
-}
-
 /* The sdfs process serving mnt: argv holds the mount point. */
 static pid_t find_daemon(const char *mnt)
 {
@@ -337,17 +326,17 @@ static void test_daemonized(Fx *fx, gconstpointer d)
 	g_assert_cmpstr(t, ==, "fuse.sdfs");
 	pid_t daemon = find_daemon(mnt);
 	g_assert_cmpint(daemon, >, 0);
-	int base = fd_count(daemon);
+	int base = tl_fd_count(daemon);
 
 	Workload *w = wl_start();
 	g_autofree char *clear = g_strdup_printf("%s/%d/clear", mnt, (int)w->pid);
 	g_assert_cmpint(write_text(clear, "1", 1), ==, 0);
-	int tracking = fd_count(daemon);
+	int tracking = tl_fd_count(daemon);
 	wl_kill(w);
-	int now = fd_count(daemon);
+	int now = tl_fd_count(daemon);
 	for (int i = 0; i < 200 && now > base; i++) {
 		g_usleep(10000);
-		now = fd_count(daemon);
+		now = tl_fd_count(daemon);
 	}
 	g_test_message("daemon fds: %d before, %d tracking, %d after the "
 		       "exit",

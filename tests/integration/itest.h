@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "pattern.h"
+#include "testlib.h"
 
 /* ---- environment and probe (itest-main.c) ---- */
 
@@ -23,10 +24,8 @@ gboolean itest_backend_usable(const char *backend, char **reason);
 /* The name of the backend `backend` resolves to ("auto" -> probe result). */
 const char *itest_backend_effective(const char *backend);
 
-/* ---- safety net: everything started is killed/unmounted at exit ---- */
-
-void itest_track_pid(pid_t pid);
-void itest_untrack_pid(pid_t pid);
+/* ---- safety net: everything started is killed/unmounted at exit ----
+ * tl_track_pid() and tl_untrack_pid() of tests/lib/testlib.h */
 
 /* ---- mounts (itest-main.c) ---- */
 
@@ -57,6 +56,10 @@ typedef struct {
 } Workload;
 
 Workload *wl_start(void);
+/* Start bin [arg] (a program speaking the workload protocol: "ready PID"
+ * first); in_child(ctx), if given, runs in the child just before exec. */
+Workload *wl_spawn(const char *bin, const char *arg,
+		   void (*in_child)(void *), void *ctx);
 /* Send a command; assert the reply is "ok ..."; return what follows "ok". */
 char *wl_cmd(Workload *w, const char *fmt, ...) G_GNUC_PRINTF(2, 3)
 	G_GNUC_WARN_UNUSED_RESULT;

@@ -483,7 +483,7 @@ static struct mmap_result mmap_try(const char *path, int flags)
 		_exit(0);
 	}
 	close(p[1]);
-	itest_track_pid(c);
+	tl_track_pid(c);
 	struct mmap_result r = {0};
 	gint64 deadline = g_get_monotonic_time() + 15 * G_USEC_PER_SEC;
 	int st = 0;
@@ -494,7 +494,7 @@ static struct mmap_result mmap_try(const char *path, int flags)
 		}
 		g_usleep(10000);
 	}
-	itest_untrack_pid(c);
+	tl_untrack_pid(c);
 	ssize_t n = read(p[0], &r, sizeof(r));
 	close(p[0]);
 	if (n != sizeof(r)) {

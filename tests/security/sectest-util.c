@@ -28,7 +28,7 @@
 static pid_t net_pids[MAX_NET];
 static char net_mnts[MAX_NET][256];
 
-void itest_track_pid(pid_t pid)
+void tl_track_pid(pid_t pid)
 {
 	for (int i = 0; i < MAX_NET; i++)
 		if (!net_pids[i]) {
@@ -37,7 +37,7 @@ void itest_track_pid(pid_t pid)
 		}
 }
 
-void itest_untrack_pid(pid_t pid)
+void tl_untrack_pid(pid_t pid)
 {
 	for (int i = 0; i < MAX_NET; i++)
 		if (net_pids[i] == pid)
@@ -211,12 +211,12 @@ void sec_mount_start(SecMount *sm, uid_t uid, const char *opts, gboolean pidns)
 		while (n < 0 && errno == EINTR);
 		g_assert_cmpint(n, ==, sizeof(d));
 		sm->m.daemon = d;
-		itest_track_pid(d);
+		tl_track_pid(d);
 	} else {
 		sm->m.daemon = child;
 	}
 	close(pfd[0]);
-	itest_track_pid(child);
+	tl_track_pid(child);
 	sec_track_mount(sm->m.mnt);
 
 	gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
@@ -224,7 +224,7 @@ void sec_mount_start(SecMount *sm, uid_t uid, const char *opts, gboolean pidns)
 		int st;
 		if (waitpid(child, &st, WNOHANG) == child) {
 			dump_log(sm);
-			itest_untrack_pid(child);
+			tl_untrack_pid(child);
 			sm->m.daemon = sm->helper = 0;
 			g_error("sdfs (uid %u, %s) exited before mounting "
 				"(status 0x%x)",
@@ -301,8 +301,8 @@ void sec_mount_stop(SecMount *sm)
 			}
 			g_usleep(5000);
 		}
-		itest_untrack_pid(c);
-		itest_untrack_pid(sm->m.daemon);
+		tl_untrack_pid(c);
+		tl_untrack_pid(sm->m.daemon);
 		if (sent)
 			g_test_message("sdfs needed a signal to exit after "
 				       "unmount");
@@ -319,37 +319,14 @@ void sec_mount_stop(SecMount *sm)
 
 /* ---- targets --------------------------------------------------------------- */
 
+static void become_cb(void *ctx)
+{
+	child_become((uid_t)(uintptr_t)ctx);
+}
+
 Workload *sec_wl_start(uid_t uid, const char *bin, const char *arg)
 {
-	int in[2], out[2];
-	pid_t parent = getpid();
-	g_assert_no_errno(pipe2(in, O_CLOEXEC));
-	g_assert_no_errno(pipe2(out, O_CLOEXEC));
-	pid_t pid = fork();
-	g_assert_cmpint(pid, >=, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		dup2(in[0], STDIN_FILENO);
-		dup2(out[1], STDOUT_FILENO);
-		signal(SIGPIPE, SIG_DFL);
-		child_become(uid);
-		execl(bin, bin, arg, (char *)NULL);
-		dprintf(STDERR_FILENO, "exec %s: %s\n", bin, strerror(errno));
-		_exit(127);
-	}
-	itest_track_pid(pid);
-	close(in[0]);
-	close(out[1]);
-	Workload *w = g_new0(Workload, 1);
-	w->pid = pid;
-	w->to = in[1];
-	w->from = out[0];
-	g_autofree char *ready = wl_read_line(w);
-	g_autofree char *expect = g_strdup_printf("ready %d", (int)pid);
-	g_assert_cmpstr(ready, ==, expect);
-	return w;
+	return wl_spawn(bin, arg, become_cb, (void *)(uintptr_t)uid);
 }
 
 /* ---- agents -------------------------------------------------------------- */
@@ -592,7 +569,7 @@ Agent *agent_start_ns(uid_t uid, const char *ns)
 		child_become(uid);
 		agent_main(in[0], out[1]);
 	}
-	itest_track_pid(pid);
+	tl_track_pid(pid);
 	close(in[0]);
 	close(out[1]);
 	Agent *a = g_new0(Agent, 1);
@@ -606,7 +583,7 @@ Agent *agent_start_ns(uid_t uid, const char *ns)
 		g_assert_true(g_str_has_prefix(l, "agent "));
 		g_assert_cmpuint(tmp.len, ==, 0);
 		a->pid = atoi(l + 6);
-		itest_track_pid(a->pid);
+		tl_track_pid(a->pid);
 	} else {
 		a->pid = pid;
 	}
@@ -622,8 +599,8 @@ void agent_stop(Agent *a)
 	kill(a->pid, SIGKILL);
 	pid_t c = a->helper ? a->helper : a->pid;
 	waitpid(c, NULL, 0);
-	itest_untrack_pid(a->pid);
-	itest_untrack_pid(c);
+	tl_untrack_pid(a->pid);
+	tl_untrack_pid(c);
 	g_free(a);
 }
 

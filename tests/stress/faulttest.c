@@ -37,16 +37,6 @@
 size_t itest_ps;
 const char *itest_workload_bin;
 
-void itest_track_pid(pid_t pid)
-{
-	su_track_pid(pid);
-}
-
-void itest_untrack_pid(pid_t pid)
-{
-	su_untrack_pid(pid);
-}
-
 /* ---- shared helpers ---- */
 
 gboolean ft_skip_unless_ready(void)

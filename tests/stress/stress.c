@@ -134,7 +134,7 @@ static void *watchdog_main(void *arg)
 						   (int)slots[i].pid,
 						   st ? st : "(gone)");
 				}
-			su_cleanup(1); /* kills the daemon: blocked calls fail */
+			tl_net_cleanup(1); /* kills the daemon: blocked calls fail */
 			_exit(1);
 		}
 	}
@@ -511,7 +511,7 @@ static void retire(STarget *t, int how)
 		error_at("target %d died on its own: %s %d", (int)t->pid,
 			 WIFSIGNALED(ws) ? "signal" : "exit",
 			 WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
-		su_untrack_pid(t->pid);
+		tl_untrack_pid(t->pid);
 		t->pid = 0;
 		tgt_kill(t);
 		return;

@@ -17,205 +17,43 @@
 #include <unistd.h>
 
 #include "sutil.h"
+#include "testlib.h"
 
 size_t su_ps;
 const char *su_bin;
 const char *su_target_bin;
 const char *su_backend;
 
-/* ---- safety net ---- */
-
-#define MAX_PIDS 1024
-#define MAX_MOUNTS 8
-
-static volatile pid_t net_pids[MAX_PIDS];
-static char net_mnts[MAX_MOUNTS][PATH_MAX];
-static char net_logs[MAX_MOUNTS][PATH_MAX + 8];
-static volatile sig_atomic_t net_used[MAX_MOUNTS];
-static GMutex net_lock;
-
-void su_track_pid(pid_t pid)
-{
-	g_mutex_lock(&net_lock);
-	for (int i = 0; i < MAX_PIDS; i++)
-		if (!net_pids[i]) {
-			net_pids[i] = pid;
-			g_mutex_unlock(&net_lock);
-			return;
-		}
-	g_mutex_unlock(&net_lock);
-	g_error("too many tracked processes");
-}
-
-void su_untrack_pid(pid_t pid)
-{
-	g_mutex_lock(&net_lock);
-	for (int i = 0; i < MAX_PIDS; i++)
-		if (net_pids[i] == pid)
-			net_pids[i] = 0;
-	g_mutex_unlock(&net_lock);
-}
-
-static void net_write(const char *s)
-{
-	ssize_t r = write(STDERR_FILENO, s, strlen(s));
-	(void)r;
-}
-
-void su_cleanup(int dump)
-{
-	for (int i = 0; i < MAX_PIDS; i++)
-		if (net_pids[i] > 0)
-			kill(net_pids[i], SIGKILL);
-	for (int i = 0; i < MAX_MOUNTS; i++) {
-		if (!net_used[i])
-			continue;
-		umount2(net_mnts[i], MNT_DETACH);
-		if (dump) {
-			char buf[4096];
-			int fd = open(net_logs[i], O_RDONLY);
-			ssize_t n;
-			net_write("# ---- sdfs daemon log ----\n");
-			while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
-				if (write(STDERR_FILENO, buf, (size_t)n) < 0)
-					break;
-			if (fd >= 0)
-				close(fd);
-			net_write("# ---- end of daemon log ----\n");
-		}
-		rmdir(net_mnts[i]);
-		unlink(net_logs[i]);
-		net_used[i] = 0;
-	}
-}
-
-static void net_signal(int sig)
-{
-	su_cleanup(1);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void net_atexit(void)
-{
-	su_cleanup(0);
-}
-
 void su_init(void)
 {
-	int sigs[] = {SIGABRT, SIGTERM, SIGINT, SIGSEGV, SIGBUS, SIGHUP,
-		      SIGTRAP, SIGFPE, SIGALRM};
 	su_ps = (size_t)sysconf(_SC_PAGESIZE);
 	su_bin = g_getenv("SDFS_BIN");
 	su_target_bin = g_getenv("SDFS_STRESS_TARGET");
 	su_backend = g_getenv("SDFS_BACKEND");
 	if (!su_backend || !*su_backend)
 		su_backend = "auto";
-	for (size_t i = 0; i < G_N_ELEMENTS(sigs); i++)
-		signal(sigs[i], net_signal);
-	signal(SIGPIPE, SIG_IGN);
-	atexit(net_atexit);
-	/* orphans (injector processes of a killed daemon, forked children of
-	 * targets) become ours to reap */
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* also: orphans (injector processes of a killed daemon, forked
+	 * children of targets) become ours to reap */
+	tl_net_install();
 }
 
 /* ---- probe ---- */
 
-static GHashTable *probe_table;
-static GMutex probe_lock;
-
-static void probe_load(void)
-{
-	g_autofree char *out = NULL, *err = NULL;
-	int status = 0;
-	const char *argv[] = {su_bin, "--probe", NULL};
-
-	if (probe_table)
-		return;
-	probe_table = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					    g_free);
-	if (!su_bin) {
-		g_hash_table_insert(probe_table, g_strdup("error"),
-				    g_strdup("SDFS_BIN not set"));
-		return;
-	}
-	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
-			  NULL, &out, &err, &status, NULL)) {
-		g_hash_table_insert(probe_table, g_strdup("error"),
-				    g_strdup("cannot run sdfs --probe"));
-		return;
-	}
-	g_auto(GStrv) lines = g_strsplit(out ? out : "", "\n", -1);
-	for (char **l = lines; *l; l++) {
-		char *colon = strstr(*l, ": ");
-		if (colon)
-			g_hash_table_insert(probe_table,
-					    g_strndup(*l, colon - *l),
-					    g_strdup(colon + 2));
-	}
-}
-
 gboolean su_backend_usable(const char *backend, char **reason)
 {
-	const char *v;
-	g_mutex_lock(&probe_lock);
-	probe_load();
-	g_mutex_unlock(&probe_lock);
-	if ((v = g_hash_table_lookup(probe_table, "error"))) {
-		*reason = g_strdup(v);
-		return FALSE;
-	}
-	if (!strcmp(backend, "auto")) {
-		v = g_hash_table_lookup(probe_table, "auto");
-		if (v && strcmp(v, "none"))
-			return TRUE;
-		*reason = g_strdup("no backend available on this kernel");
-		return FALSE;
-	}
-	v = g_hash_table_lookup(probe_table, backend);
-	if (v && g_str_has_prefix(v, "yes"))
-		return TRUE;
-	*reason = g_strdup_printf("%s backend not available on this kernel: %s",
-				  backend, v ? v : "not in --probe output");
-	return FALSE;
+	return tl_backend_usable(su_bin, backend, reason);
 }
 
 const char *su_backend_effective(const char *backend)
 {
-	if (strcmp(backend, "auto"))
-		return backend;
-	g_mutex_lock(&probe_lock);
-	probe_load();
-	g_mutex_unlock(&probe_lock);
-	const char *v = g_hash_table_lookup(probe_table, "auto");
-	return v ? v : "none";
+	return tl_backend_effective(su_bin, backend);
 }
 
 /* ---- mounts ---- */
 
 char *su_mount_fstype(const char *mnt)
 {
-	g_autofree char *info = NULL;
-	char *found = NULL;
-	if (!g_file_get_contents("/proc/self/mountinfo", &info, NULL, NULL))
-		return NULL;
-	g_auto(GStrv) lines = g_strsplit(info, "\n", -1);
-	for (char **l = lines; *l; l++) {
-		g_auto(GStrv) f = g_strsplit(*l, " ", -1);
-		if (g_strv_length(f) < 7)
-			continue;
-		g_autofree char *mp = g_strcompress(f[4]);
-		if (strcmp(mp, mnt))
-			continue;
-		for (int i = 5; f[i]; i++)
-			if (!strcmp(f[i], "-") && f[i + 1]) {
-				g_free(found);
-				found = g_strdup(f[i + 1]);
-				break;
-			}
-	}
-	return found;
+	return tl_mount_fstype(mnt);
 }
 
 gboolean sm_start(SMount *m, const char *backend, rlim_t nofile, char **err)
@@ -241,16 +79,7 @@ gboolean sm_start_env(SMount *m, const char *backend, rlim_t nofile,
 		return FALSE;
 	}
 	snprintf(m->log, sizeof(m->log), "%s.log", m->mnt);
-	g_mutex_lock(&net_lock);
-	for (int i = 0; i < MAX_MOUNTS; i++)
-		if (!net_used[i]) {
-			slot = i;
-			g_strlcpy(net_mnts[i], m->mnt, PATH_MAX);
-			g_strlcpy(net_logs[i], m->log, sizeof(net_logs[i]));
-			net_used[i] = 1;
-			break;
-		}
-	g_mutex_unlock(&net_lock);
+	slot = tl_net_add_mount(m->mnt, m->log);
 	if (slot < 0) {
 		*err = g_strdup("too many mounts");
 		return FALSE;
@@ -291,7 +120,7 @@ gboolean sm_start_env(SMount *m, const char *backend, rlim_t nofile,
 	}
 	close(logfd);
 	m->daemon = pid;
-	su_track_pid(pid);
+	tl_track_pid(pid);
 	double deadline = su_now() + 30;
 	for (;;) {
 		g_autofree char *fstype = su_mount_fstype(m->mnt);
@@ -299,7 +128,7 @@ gboolean sm_start_env(SMount *m, const char *backend, rlim_t nofile,
 			return TRUE;
 		int status;
 		if (waitpid(pid, &status, WNOHANG) == pid) {
-			su_untrack_pid(pid);
+			tl_untrack_pid(pid);
 			m->daemon = 0;
 			g_autofree char *log = sm_log(m);
 			*err = g_strdup_printf("sdfs exited before mounting "
@@ -365,7 +194,7 @@ void sm_kill9(SMount *m)
 		return;
 	kill(m->daemon, SIGKILL);
 	waitpid(m->daemon, NULL, 0);
-	su_untrack_pid(m->daemon);
+	tl_untrack_pid(m->daemon);
 	m->daemon = 0;
 }
 
@@ -377,7 +206,7 @@ int sm_stop(SMount *m, int *died_status)
 		return 0;
 	if (m->daemon > 0 &&
 	    waitpid(m->daemon, &status, WNOHANG) == m->daemon) {
-		su_untrack_pid(m->daemon);
+		tl_untrack_pid(m->daemon);
 		m->daemon = 0;
 		if (died_status)
 			*died_status = status;
@@ -393,13 +222,13 @@ int sm_stop(SMount *m, int *died_status)
 				waitpid(m->daemon, &status, 0);
 			}
 		}
-		su_untrack_pid(m->daemon);
+		tl_untrack_pid(m->daemon);
 		m->daemon = 0;
 		ret = status;
 	}
 	rmdir(m->mnt);
 	unlink(m->log);
-	net_used[m->slot] = 0;
+	tl_net_drop_mount(m->slot);
 	m->mnt[0] = 0;
 	return ret;
 }
@@ -408,18 +237,7 @@ int sm_stop(SMount *m, int *died_status)
 
 int su_fd_count(pid_t pid)
 {
-	char p[64];
-	snprintf(p, sizeof(p), "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(p);
-	if (!d)
-		return -1;
-	int n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
+	return tl_fd_count(pid);
 }
 
 long su_status_kb(pid_t pid, const char *key)
@@ -558,7 +376,7 @@ STarget *tgt_start(uint32_t tag, size_t npages, int threads,
 		      (char *)NULL);
 		_exit(127);
 	}
-	su_track_pid(pid);
+	tl_track_pid(pid);
 	close(in[0]);
 	close(out[1]);
 	STarget *t = g_new0(STarget, 1);
@@ -648,7 +466,7 @@ void tgt_kill(STarget *t)
 	if (t->pid > 0) {
 		kill(t->pid, SIGKILL);
 		waitpid(t->pid, NULL, 0);
-		su_untrack_pid(t->pid);
+		tl_untrack_pid(t->pid);
 	}
 	close(t->to);
 	close(t->from);
@@ -663,7 +481,7 @@ int tgt_wait(STarget *t)
 			kill(t->pid, SIGKILL);
 			waitpid(t->pid, &status, 0);
 		}
-		su_untrack_pid(t->pid);
+		tl_untrack_pid(t->pid);
 	}
 	close(t->to);
 	close(t->from);

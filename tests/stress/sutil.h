@@ -14,6 +14,8 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "testlib.h"
+
 #include "spattern.h"
 
 extern size_t su_ps;
@@ -24,11 +26,8 @@ extern const char *su_backend; /* $SDFS_BACKEND, default "auto" */
 /* Read the environment, install the safety net. Call first. */
 void su_init(void);
 
-/* ---- safety net ---- */
-void su_track_pid(pid_t pid);
-void su_untrack_pid(pid_t pid);
-/* Kill everything tracked, detach every mount; async-signal-safe. */
-void su_cleanup(int dump_logs);
+/* ---- safety net: tl_track_pid(), tl_untrack_pid(), tl_net_cleanup()
+ * of tests/lib/testlib.h ---- */
 
 /* ---- backend probe ---- */
 /* TRUE if the backend is usable per `sdfs --probe`; else *reason. */

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Pieces shared by the test programs that drive real mounts
+ * (tests/integration, tests/stress, tests/security).
+ */
+#pragma once
+
+#include <glib.h>
+#include <sys/types.h>
+
+/*
+ * Whether backend ("auto", "soft-dirty", "uffd") works on this kernel,
+ * as `bin --probe` reports it (run once per process, thread-safe). On
+ * FALSE, *reason (to g_free) says why, for a SKIP message.
+ */
+gboolean tl_backend_usable(const char *bin, const char *backend,
+			   char **reason);
+/* The backend "auto" resolves to ("none" if none); others unchanged. */
+const char *tl_backend_effective(const char *bin, const char *backend);
+
+/* The fstype of the topmost mount on mnt in our mountinfo, or NULL. */
+char *tl_mount_fstype(const char *mnt);
+
+/* Open file descriptors of pid, or -1. */
+int tl_fd_count(pid_t pid);
+
+/*
+ * The safety net: whatever a test leaves behind when it ends -- even by
+ * a crash, an assertion or a signal -- is cleaned up: tracked processes
+ * are killed, registered mounts detached (their daemon logs shown when
+ * it ends by a signal), the scratch directory removed. Install it once,
+ * early in main(); it also makes the program a child subreaper, so that
+ * orphans of its children (workload forks, a killed daemon's injectors)
+ * are its to reap. Thread-safe; the cleanup is async-signal-safe.
+ */
+void tl_net_install(void);
+void tl_track_pid(pid_t pid);
+void tl_untrack_pid(pid_t pid);
+/* Register a mount and its daemon's log file; returns a slot, or -1 if
+ * all are taken. tl_net_drop_mount(slot) when it is unmounted. */
+int tl_net_add_mount(const char *mnt, const char *log);
+void tl_net_drop_mount(int slot);
+/* The scratch directory to remove (NULL: none). */
+void tl_net_set_tmp(const char *dir);
+/* Kill, detach and remove now; dump: show the daemon logs. */
+void tl_net_cleanup(int dump);
