@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
@@ -105,4 +106,27 @@ bool wait_state(pid_t pid, const char *states)
 		usleep(10000);
 	}
 	return false;
+}
+
+int count_uffds(pid_t pid)
+{
+	char path[64], link[256];
+	int n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char p[512];
+		snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+		ssize_t l = readlink(p, link, sizeof(link) - 1);
+		if (l > 0) {
+			link[l] = 0;
+			if (strstr(link, "userfaultfd"))
+				n++;
+		}
+	}
+	closedir(d);
+	return n;
 }

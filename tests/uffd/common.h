@@ -25,5 +25,8 @@ uint64_t tgt_cmd_hex(struct tgt *t, const char *fmt, ...)
 void tgt_stop(struct tgt *t);
 /* State letter of /proc/PID/stat (0 if gone). */
 char proc_state(pid_t pid);
+/* How many of pid's fds are userfaultfds; -1 if its fd directory cannot
+ * be read (it is gone). */
+int count_uffds(pid_t pid);
 /* Wait until the state is one of states (up to 5 s). */
 bool wait_state(pid_t pid, const char *states);

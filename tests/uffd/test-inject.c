@@ -33,29 +33,6 @@ static long inject(pid_t pid, long nr)
 	return ret;
 }
 
-/* Count the target's fds that are userfaultfds. */
-static int count_uffds(pid_t pid)
-{
-	char path[64], link[256];
-	int n = 0;
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	g_assert_nonnull(d);
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		char p[512];
-		snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
-		ssize_t l = readlink(p, link, sizeof(link) - 1);
-		if (l > 0) {
-			link[l] = 0;
-			if (strstr(link, "userfaultfd"))
-				n++;
-		}
-	}
-	closedir(d);
-	return n;
-}
-
 static void test_getpid_threads(void)
 {
 	struct tgt t;

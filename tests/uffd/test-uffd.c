@@ -86,29 +86,6 @@ static void assert_pages(const struct sdfs_dirtyset *s, uint64_t a, size_t n,
 	g_assert_cmpstr(got, ==, expect);
 }
 
-static int count_uffds(pid_t pid)
-{
-	char path[64], link[256];
-	int n = 0;
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	if (!d)
-		return -1;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		char p[512];
-		snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
-		ssize_t l = readlink(p, link, sizeof(link) - 1);
-		if (l > 0) {
-			link[l] = 0;
-			if (strstr(link, "userfaultfd"))
-				n++;
-		}
-	}
-	closedir(d);
-	return n;
-}
-
 static void test_probe(void)
 {
 	char why[200];
