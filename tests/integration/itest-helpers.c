@@ -275,61 +275,13 @@ GPtrArray *list_dir(const char *path)
 
 /* ---- dirty_ranges ---- */
 
-static gboolean is_hex16(const char *s)
-{
-	for (int i = 0; i < 16; i++)
-		if (!g_ascii_isdigit(s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
-			return FALSE;
-	return TRUE;
-}
-
 GArray *ranges_parse(const char *text)
 {
-	GArray *a = g_array_new(FALSE, TRUE, sizeof(Range));
+	g_autofree char *err = NULL;
 	g_assert_nonnull(text);
-	if (!*text)
-		return a;
-	g_assert_true(g_str_has_suffix(text, "\n"));
-	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-	for (char **l = lines; l[0] && l[1]; l++) {
-		const char *s = *l;
-		Range r = {0};
-		if (strlen(s) < 16 + 1 + 16 + 1 + 1 + 1 + 4 || !is_hex16(s) ||
-		    s[16] != '-' || !is_hex16(s + 17) || s[33] != ' ')
-			g_error("bad dirty_ranges line '%s'", s);
-		r.start = g_ascii_strtoull(s, NULL, 16);
-		r.end = g_ascii_strtoull(s + 17, NULL, 16);
-		const char *p = s + 34;
-		char *end;
-		if (!g_ascii_isdigit(*p) || (*p == '0' && p[1] != ' '))
-			g_error("bad PAGES in '%s'", s);
-		r.pages = g_ascii_strtoull(p, &end, 10);
-		if (*end != ' ' || strlen(end + 1) < 4)
-			g_error("bad line '%s'", s);
-		memcpy(r.perms, end + 1, 4);
-		if (!strchr("r-", r.perms[0]) || !strchr("w-", r.perms[1]) ||
-		    !strchr("x-", r.perms[2]) || !strchr("ps", r.perms[3]))
-			g_error("bad PERMS in '%s'", s);
-		p = end + 5;
-		if (*p) {
-			if (*p != ' ' || !p[1])
-				g_error("bad PATH in '%s' (trailing space?)",
-					s);
-			g_strlcpy(r.path, p + 1, sizeof(r.path));
-		}
-		if (r.start % itest_ps || r.end % itest_ps || r.end <= r.start)
-			g_error("bad range in '%s'", s);
-		if (r.pages != (r.end - r.start) / itest_ps)
-			g_error("PAGES mismatch in '%s'", s);
-		if (a->len) {
-			const Range *prev =
-				&g_array_index(a, Range, a->len - 1);
-			if (r.start < prev->end)
-				g_error("ranges not ascending/overlap at '%s'",
-					s);
-		}
-		g_array_append_val(a, r);
-	}
+	GArray *a = tl_ranges_parse(text, itest_ps, &err);
+	if (!a)
+		g_error("%s", err);
 	return a;
 }
 

@@ -319,6 +319,8 @@ int main(int argc, char **argv)
 	if (!itest_backend || !*itest_backend)
 		itest_backend = "auto";
 	tl_net_install();
+	/* Orphans of our workloads (fork children) become ours to reap. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 
 	itest_register_tree();
 	itest_register_clear();

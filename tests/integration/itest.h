@@ -116,11 +116,7 @@ guint64 read_epoch(const Mount *m, pid_t pid);
 GPtrArray *list_dir(const char *path);
 
 /* One line of dirty_ranges. */
-typedef struct {
-	guint64 start, end, pages;
-	char perms[5];
-	char path[512]; /* "" for an unnamed anonymous mapping */
-} Range;
+typedef TlRange Range;
 
 /* Parse and validate the syntax of dirty_ranges text (asserts). */
 GArray *ranges_parse(const char *text);

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -102,6 +101,75 @@ const char *tl_backend_effective(const char *bin, const char *backend)
 		return backend;
 	const char *v = g_hash_table_lookup(probe(bin), "auto");
 	return v ? v : "none";
+}
+
+/* ---- dirty_ranges ---- */
+
+static gboolean is_hex16(const char *s)
+{
+	for (int i = 0; i < 16; i++)
+		if (!g_ascii_isdigit(s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+			return FALSE;
+	return TRUE;
+}
+
+/* One line into *r; NULL, or what is wrong with it. */
+static const char *range_line(const char *s, size_t ps, TlRange *r)
+{
+	if (strlen(s) < 16 + 1 + 16 + 1 + 1 + 1 + 4 || !is_hex16(s) ||
+	    s[16] != '-' || !is_hex16(s + 17) || s[33] != ' ')
+		return "bad dirty_ranges line";
+	r->start = g_ascii_strtoull(s, NULL, 16);
+	r->end = g_ascii_strtoull(s + 17, NULL, 16);
+	const char *p = s + 34;
+	char *end;
+	if (!g_ascii_isdigit(*p) || *p == '0')
+		return "bad PAGES";
+	r->pages = g_ascii_strtoull(p, &end, 10);
+	if (*end != ' ' || strlen(end + 1) < 4)
+		return "bad line";
+	memcpy(r->perms, end + 1, 4);
+	if (!strchr("r-", r->perms[0]) || !strchr("w-", r->perms[1]) ||
+	    !strchr("x-", r->perms[2]) || !strchr("ps", r->perms[3]))
+		return "bad PERMS";
+	p = end + 5;
+	if (*p) {
+		if (*p != ' ' || !p[1])
+			return "bad PATH (trailing space?)";
+		g_strlcpy(r->path, p + 1, sizeof(r->path));
+	}
+	if (r->start % ps || r->end % ps || r->end <= r->start)
+		return "bad range";
+	if (r->pages != (r->end - r->start) / ps)
+		return "PAGES mismatch";
+	return NULL;
+}
+
+GArray *tl_ranges_parse(const char *text, size_t page_size, char **err)
+{
+	GArray *a = g_array_new(FALSE, TRUE, sizeof(TlRange));
+	if (!*text)
+		return a;
+	if (!g_str_has_suffix(text, "\n")) {
+		*err = g_strdup("text does not end with a newline");
+		g_array_free(a, TRUE);
+		return NULL;
+	}
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	for (char **l = lines; l[0] && l[1]; l++) {
+		TlRange r = {0};
+		const char *why = range_line(*l, page_size, &r);
+		if (!why && a->len &&
+		    r.start < g_array_index(a, TlRange, a->len - 1).end)
+			why = "ranges not ascending/overlap";
+		if (why) {
+			*err = g_strdup_printf("%s at '%s'", why, *l);
+			g_array_free(a, TRUE);
+			return NULL;
+		}
+		g_array_append_val(a, r);
+	}
+	return a;
 }
 
 /* ---- mounts and /proc ---- */
@@ -285,5 +353,4 @@ void tl_net_install(void)
 		signal(sigs[i], net_signal);
 	signal(SIGPIPE, SIG_IGN);
 	atexit(net_atexit);
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
 }

@@ -21,6 +21,21 @@ const char *tl_backend_effective(const char *bin, const char *backend);
 /* The fstype of the topmost mount on mnt in our mountinfo, or NULL. */
 char *tl_mount_fstype(const char *mnt);
 
+/* One line of dirty_ranges (SPEC §2.1). */
+typedef struct {
+	guint64 start, end, pages;
+	char perms[5];
+	char path[512]; /* "" for an unnamed anonymous mapping */
+} TlRange;
+
+/*
+ * Parse a whole dirty_ranges text and check its form: every line
+ * "START-END PAGES PERMS[ PATH]", page-aligned, PAGES = (END - START) /
+ * page_size, ascending without overlap, the text ending with a newline.
+ * An array of TlRange, or NULL and *err (to g_free) naming the line.
+ */
+GArray *tl_ranges_parse(const char *text, size_t page_size, char **err);
+
 /* Open file descriptors of pid, or -1. */
 int tl_fd_count(pid_t pid);
 
@@ -29,9 +44,7 @@ int tl_fd_count(pid_t pid);
  * a crash, an assertion or a signal -- is cleaned up: tracked processes
  * are killed, registered mounts detached (their daemon logs shown when
  * it ends by a signal), the scratch directory removed. Install it once,
- * early in main(); it also makes the program a child subreaper, so that
- * orphans of its children (workload forks, a killed daemon's injectors)
- * are its to reap. Thread-safe; the cleanup is async-signal-safe.
+ * early in main(). Thread-safe; the cleanup is async-signal-safe.
  */
 void tl_net_install(void);
 void tl_track_pid(pid_t pid);

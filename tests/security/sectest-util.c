@@ -21,75 +21,12 @@
 #include "sectest.h"
 
 #define REPLY_TIMEOUT_MS 30000
-#define MAX_NET 64
 
-/* ---- safety net ---------------------------------------------------------- */
-
-static pid_t net_pids[MAX_NET];
-static char net_mnts[MAX_NET][256];
-
-void tl_track_pid(pid_t pid)
-{
-	for (int i = 0; i < MAX_NET; i++)
-		if (!net_pids[i]) {
-			net_pids[i] = pid;
-			return;
-		}
-}
-
-void tl_untrack_pid(pid_t pid)
-{
-	for (int i = 0; i < MAX_NET; i++)
-		if (net_pids[i] == pid)
-			net_pids[i] = 0;
-}
-
-void sec_track_mount(const char *mnt)
-{
-	for (int i = 0; i < MAX_NET; i++)
-		if (!net_mnts[i][0]) {
-			g_strlcpy(net_mnts[i], mnt, sizeof(net_mnts[i]));
-			return;
-		}
-}
-
-void sec_untrack_mount(const char *mnt)
-{
-	for (int i = 0; i < MAX_NET; i++)
-		if (!strcmp(net_mnts[i], mnt))
-			net_mnts[i][0] = 0;
-}
-
-/* Async-signal-safe: kill everything, detach mounts. */
-static void net_run(void)
-{
-	for (int i = 0; i < MAX_NET; i++)
-		if (net_pids[i] > 0)
-			kill(net_pids[i], SIGKILL);
-	for (int i = 0; i < MAX_NET; i++)
-		if (net_mnts[i][0])
-			umount2(net_mnts[i], MNT_DETACH);
-}
-
-static void on_fatal(int sig)
-{
-	net_run();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
+/* ---- safety net: tests/lib ---------------------------------------------- */
 
 void sec_safety_init(void)
 {
-	struct sigaction sa = {.sa_handler = on_fatal};
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESETHAND;
-	sigaction(SIGABRT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGSEGV, &sa, NULL);
-	sigaction(SIGBUS, &sa, NULL);
-	atexit(net_run);
-	signal(SIGPIPE, SIG_IGN);
+	tl_net_install();
 }
 
 /* ---- credentials --------------------------------------------------------- */
@@ -217,7 +154,8 @@ void sec_mount_start(SecMount *sm, uid_t uid, const char *opts, gboolean pidns)
 	}
 	close(pfd[0]);
 	tl_track_pid(child);
-	sec_track_mount(sm->m.mnt);
+	sm->m.slot = tl_net_add_mount(sm->m.mnt, sm->m.log);
+	g_assert_cmpint(sm->m.slot, >=, 0);
 
 	gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
 	while (!mountinfo_has(sm->m.mnt)) {
@@ -307,7 +245,7 @@ void sec_mount_stop(SecMount *sm)
 			g_test_message("sdfs needed a signal to exit after "
 				       "unmount");
 	}
-	sec_untrack_mount(sm->m.mnt);
+	tl_net_drop_mount(sm->m.slot);
 	g_autofree char *base = g_path_get_dirname(sm->m.mnt);
 	rmdir(sm->m.mnt);
 	unlink(sm->m.log);

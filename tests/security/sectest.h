@@ -17,8 +17,6 @@ extern const char *sec_target_bin; /* $SDFS_SECTARGET */
 /* ---- safety net (sectest-util.c): on abort or exit, kill what was
  * started, detach mounts ---- */
 void sec_safety_init(void);
-void sec_track_mount(const char *mnt);
-void sec_untrack_mount(const char *mnt);
 
 /* ---- mounts ---- */
 

@@ -32,9 +32,10 @@ void su_init(void)
 	su_backend = g_getenv("SDFS_BACKEND");
 	if (!su_backend || !*su_backend)
 		su_backend = "auto";
-	/* also: orphans (injector processes of a killed daemon, forked
-	 * children of targets) become ours to reap */
 	tl_net_install();
+	/* orphans (injector processes of a killed daemon, forked children of
+	 * targets) become ours to reap */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 }
 
 /* ---- probe ---- */
@@ -554,75 +555,9 @@ int su_read_page(const char *path, void *buf)
 
 /* ---- ranges ---- */
 
-static gboolean is_hex16(const char *s)
-{
-	for (int i = 0; i < 16; i++)
-		if (!g_ascii_isdigit(s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
-			return FALSE;
-	return TRUE;
-}
-
 GArray *su_ranges_parse(const char *text, char **err)
 {
-	GArray *a = g_array_new(FALSE, TRUE, sizeof(SRange));
-	g_auto(GStrv) lines = NULL;
-	if (!*text)
-		return a;
-	if (!g_str_has_suffix(text, "\n")) {
-		*err = g_strdup("text does not end with a newline");
-		goto bad;
-	}
-	lines = g_strsplit(text, "\n", -1);
-	for (char **l = lines; l[0] && l[1]; l++) {
-		const char *s = *l;
-		SRange r = {0};
-		if (strlen(s) < 16 + 1 + 16 + 1 + 1 + 1 + 4 || !is_hex16(s) ||
-		    s[16] != '-' || !is_hex16(s + 17) || s[33] != ' ') {
-			*err = g_strdup_printf("bad line '%s'", s);
-			goto bad;
-		}
-		r.start = g_ascii_strtoull(s, NULL, 16);
-		r.end = g_ascii_strtoull(s + 17, NULL, 16);
-		const char *p = s + 34;
-		char *end;
-		if (!g_ascii_isdigit(*p) || *p == '0') {
-			*err = g_strdup_printf("bad PAGES in '%s'", s);
-			goto bad;
-		}
-		r.pages = g_ascii_strtoull(p, &end, 10);
-		if (*end != ' ' || strlen(end + 1) < 4) {
-			*err = g_strdup_printf("bad line '%s'", s);
-			goto bad;
-		}
-		memcpy(r.perms, end + 1, 4);
-		if (!strchr("r-", r.perms[0]) || !strchr("w-", r.perms[1]) ||
-		    !strchr("x-", r.perms[2]) || !strchr("ps", r.perms[3])) {
-			*err = g_strdup_printf("bad PERMS in '%s'", s);
-			goto bad;
-		}
-		p = end + 5;
-		if (*p && (*p != ' ' || !p[1])) {
-			*err = g_strdup_printf("bad PATH in '%s'", s);
-			goto bad;
-		}
-		if (r.start % su_ps || r.end % su_ps || r.end <= r.start ||
-		    r.pages != (r.end - r.start) / su_ps) {
-			*err = g_strdup_printf("bad range in '%s'", s);
-			goto bad;
-		}
-		if (a->len &&
-		    r.start < g_array_index(a, SRange, a->len - 1).end) {
-			*err = g_strdup_printf("not ascending / overlap at "
-					       "'%s'",
-					       s);
-			goto bad;
-		}
-		g_array_append_val(a, r);
-	}
-	return a;
-bad:
-	g_array_free(a, TRUE);
-	return NULL;
+	return tl_ranges_parse(text, su_ps, err);
 }
 
 GArray *su_maps(pid_t pid)

@@ -107,13 +107,9 @@ int su_read_page(const char *path, void *buf);
 int su_read_page_fd(int fd, void *buf);
 
 /* ---- dirty_ranges ---- */
-typedef struct {
-	uint64_t start, end, pages;
-	char perms[5];
-} SRange;
+typedef TlRange SRange;
 
-/* Parse and validate a dirty_ranges text (format, PAGES, ascending, no
- * overlap). NULL and *err (g_free) on the first bad line. */
+/* tl_ranges_parse with this system's page size. */
 GArray *su_ranges_parse(const char *text, char **err);
 /* Mappings of /proc/PID/maps as SRange (pages unused); NULL if gone. */
 GArray *su_maps(pid_t pid);
