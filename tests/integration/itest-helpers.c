@@ -188,44 +188,16 @@ char *fx_path(Fx *fx, pid_t pid, const char *rel)
 
 char *read_text(const char *path, gsize *lenp)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	GString *s = g_string_new(NULL);
-	char buf[8192];
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			g_string_free(s, TRUE);
-			errno = e;
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		g_string_append_len(s, buf, n);
-	}
-	close(fd);
-	if (lenp)
-		*lenp = s->len;
-	return g_string_free(s, FALSE);
+	char *out = NULL;
+	int r = tl_read_text(path, 8192, &out, lenp);
+	if (r < 0)
+		errno = -r;
+	return out;
 }
 
 int write_text(const char *path, const char *s, gsize len)
 {
-	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = write(fd, s, len);
-	int e = n < 0 ? errno : 0;
-	if (close(fd) < 0 && !e)
-		e = errno;
-	if (e)
-		return -e;
-	return n == (ssize_t)len ? 0 : -EIO;
+	return tl_write_text(path, s, len);
 }
 
 guint64 read_epoch(const Mount *m, pid_t pid)

@@ -172,6 +172,50 @@ GArray *tl_ranges_parse(const char *text, size_t page_size, char **err)
 	return a;
 }
 
+/* ---- files ---- */
+
+int tl_read_text(const char *path, size_t chunk, char **out, size_t *lenp)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	GString *s = g_string_new(NULL);
+	g_autofree char *buf = g_malloc(chunk);
+	for (;;) {
+		ssize_t n = read(fd, buf, chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			g_string_free(s, TRUE);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		g_string_append_len(s, buf, n);
+	}
+	close(fd);
+	if (lenp)
+		*lenp = s->len;
+	*out = g_string_free(s, FALSE);
+	return 0;
+}
+
+int tl_write_text(const char *path, const char *s, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = write(fd, s, len);
+	int e = n < 0 ? errno : 0;
+	if (close(fd) < 0 && !e)
+		e = errno;
+	if (e)
+		return -e;
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
 /* ---- mounts and /proc ---- */
 
 char *tl_mount_fstype(const char *mnt)

@@ -36,6 +36,13 @@ typedef struct {
  */
 GArray *tl_ranges_parse(const char *text, size_t page_size, char **err);
 
+/* The whole content of path, read chunk bytes per read(2): 0 and *out
+ * (to g_free; *lenp its length, if given), or -errno. */
+int tl_read_text(const char *path, size_t chunk, char **out, size_t *lenp);
+/* One write(2) of s (len bytes) to path, opened O_TRUNC: 0, -errno, or
+ * -EIO for a short write. A failing close(2) counts. */
+int tl_write_text(const char *path, const char *s, size_t len);
+
 /* Open file descriptors of pid, or -1. */
 int tl_fd_count(pid_t pid);
 

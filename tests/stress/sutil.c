@@ -494,45 +494,12 @@ int tgt_wait(STarget *t)
 
 int su_read_text(const char *path, char **out, size_t *lenp)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	GString *s = g_string_new(NULL);
-	char buf[16384];
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			g_string_free(s, TRUE);
-			return -e;
-		}
-		if (n == 0)
-			break;
-		g_string_append_len(s, buf, n);
-	}
-	close(fd);
-	if (lenp)
-		*lenp = s->len;
-	*out = g_string_free(s, FALSE);
-	return 0;
+	return tl_read_text(path, 16384, out, lenp);
 }
 
 int su_write_text(const char *path, const char *s)
 {
-	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t len = strlen(s);
-	ssize_t n = write(fd, s, len);
-	int e = n < 0 ? errno : 0;
-	if (close(fd) < 0 && !e)
-		e = errno;
-	if (e)
-		return -e;
-	return n == (ssize_t)len ? 0 : -EIO;
+	return tl_write_text(path, s, strlen(s));
 }
 
 int su_read_page_fd(int fd, void *buf)
