@@ -26,9 +26,10 @@ enum sdfs_kind {
 	SDFS_K_DIRTY,
 	SDFS_K_PAGES,
 	SDFS_K_LAST,
+	SDFS_K_STATUS,
 	SDFS_K_LAST_DIRTY,
 	SDFS_K_LAST_PAGES,
-	SDFS_K_STATUS,
+	/* page kinds last: their numbers use bit 63 */
 	SDFS_K_PAGE, /* pages/ADDR */
 	SDFS_K_LAST_PAGE, /* last/pages/ADDR */
 	SDFS_K_MAX,
@@ -48,8 +49,9 @@ uint64_t sdfs_ino_encode(const struct sdfs_node *n);
 /* -ENOENT for numbers no node has. */
 int sdfs_ino_decode(uint64_t ino, struct sdfs_node *out);
 
-/* The node kind of a name inside a directory of kind parent, or -ENOENT
- * (for the fixed names of PID directories and last/). */
+/* From the node table (nodes.c): the node kind of a name inside a
+ * directory of kind parent, or -ENOENT (for the fixed names of PID
+ * directories and last/). */
 int sdfs_kind_child(enum sdfs_kind parent, const char *name);
 const char *sdfs_kind_name(enum sdfs_kind k);
 bool sdfs_kind_is_dir(enum sdfs_kind k);

@@ -28,32 +28,25 @@ struct sdfs_mount {
 
 extern const struct fuse_lowlevel_ops sdfs_ops;
 
-/* ---- shared by ops_dir.c and ops_file.c (ops_common.c) ---- */
+/* ---- shared by the operations (req.c, ops_common.c) ---- */
 
 static inline struct sdfs_mount *mnt_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
 }
 
-/* Run the rest of the request as the caller (DESIGN.md §4). */
+/* Run the rest of the request as the caller (req.c). */
 int sdfs_req_enter(fuse_req_t req, struct sdfs_cred_saved *s);
 /* Whether the caller may use this mount at all (requests that touch no
  * process: 0 or -EACCES). */
 int sdfs_req_allowed(fuse_req_t req);
-
-/* Identify the process of a node and check the caller may access it in
- * mode. 0, -ENOENT (gone or not visible), -EACCES. Call inside enter. */
+/* Identify the process pid and check the caller may access it in mode.
+ * 0, -ENOENT (gone or not visible), -EACCES. Call inside enter. */
 int sdfs_req_process(struct sdfs_mount *m, pid_t pid,
 		     enum sdfs_access_mode mode, struct sdfs_proc_id *id);
-
 /* The tracker of a process (a reference), or -errno. */
 int sdfs_req_tracker(struct sdfs_mount *m, const struct sdfs_proc_id *id,
 		     struct sdfs_tracker **ret);
-
-/* Attributes of a node. ts: the mtime to show. */
-void sdfs_node_attr(struct sdfs_mount *m, const struct sdfs_node *n,
-		    const struct sdfs_proc_id *id, const struct timespec *ts,
-		    struct stat *st);
 
 /*
  * Open-file and directory handles. fi->fh is a number, never reused,
@@ -80,9 +73,6 @@ void sdfs_handle_drop(struct sdfs_handle *h);
 /* RELEASE / RELEASEDIR of the handle numbered fh. */
 void sdfs_handle_release(uint64_t fh);
 void sdfs_handles_free_all(void);
-
-/* Which access a node needs (SPEC §3.3). */
-enum sdfs_access_mode sdfs_node_access(enum sdfs_kind k);
 
 /* ops_dir.c */
 void sdfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);

@@ -9,18 +9,30 @@
 
 #include <glib.h>
 
-#include "ops.h"
+#include "req.h"
 
 /* readdir offsets: 1 after ".", 2 after "..", then per-directory */
 #define OFF_FIRST 2
 
-struct dirh {
+struct sdfs_dir {
 	struct sdfs_handle h; /* first: retired and freed through it */
 	struct sdfs_node node;
+	const struct sdfs_kind_info *info;
 	struct sdfs_proc_id id;
 	GArray *pids; /* root: visible pids, taken at opendir */
 	struct sdfs_tracker *tracker; /* pages/ */
 	struct sdfs_snapshot *snap; /* last/pages/ */
+};
+
+struct sdfs_dirbuf {
+	fuse_req_t req;
+	struct sdfs_mount *m;
+	char *buf;
+	size_t size, used;
+	const struct sdfs_proc_id *id;
+	enum sdfs_kind child_kind;
+	bool plus; /* READDIRPLUS */
+	const struct timespec *mtime; /* last/pages/: the clear's time */
 };
 
 static void now_ts(struct timespec *ts)
@@ -28,27 +40,11 @@ static void now_ts(struct timespec *ts)
 	clock_gettime(CLOCK_REALTIME, ts);
 }
 
-/*
- * How long the kernel may keep what it was told of node n. Only
- * last/pages/ files, which change only at a clear: their attributes on
- * every mount (reaching one takes a lookup or an open, both checked as
- * the caller); their entries where one user reaches the mount and a
- * clear drops them (ops.h).
- */
-static double attr_timeout(const struct sdfs_mount *m, const struct sdfs_node *n)
-{
-	return n->kind == SDFS_K_LAST_PAGE ? SDFS_LAST_CACHE_S : 0;
-}
-
-static double entry_timeout(const struct sdfs_mount *m,
-			    const struct sdfs_node *n)
-{
-	return m->cache_last ? attr_timeout(m, n) : 0;
-}
+/* ---- lookup and getattr ----------------------------------------------- */
 
 static void reply_entry(fuse_req_t req, struct sdfs_mount *m,
 			const struct sdfs_node *n, const struct sdfs_proc_id *id,
-			const struct timespec *ts)
+			const struct stat *st)
 {
 	struct fuse_entry_param e;
 
@@ -59,57 +55,41 @@ static void reply_entry(fuse_req_t req, struct sdfs_mount *m,
 		return;
 	}
 	e.generation = id ? id->starttime : 0;
-	/* pages come and go with every write: no caching (DESIGN.md §2);
-	 * last/pages/ changes only at a clear, which invalidates it */
-	e.attr_timeout = attr_timeout(m, n);
-	e.entry_timeout = entry_timeout(m, n);
-	sdfs_node_attr(m, n, id, ts, &e.attr);
+	/* pages come and go with every write: no caching; last/pages/
+	 * changes only at a clear, which invalidates it */
+	e.attr_timeout = sdfs_attr_timeout(m, n);
+	e.entry_timeout = sdfs_entry_timeout(m, n);
+	e.attr = *st;
 	fuse_reply_entry(req, &e);
 }
 
-/* Find a page of a pages/ or last/pages/ directory. */
-static int lookup_page(struct sdfs_mount *m, const struct sdfs_node *parent,
-		       const char *name, const struct sdfs_proc_id *id,
-		       struct sdfs_node *child, struct timespec *ts)
+/* The attributes of r's node, checked by its row's attr hook. */
+static int node_stat(struct sdfs_req *r, const struct timespec *ts,
+		     bool open_file, struct stat *st)
 {
-	uint64_t addr;
+	sdfs_node_attr(r->m, &r->node, r->node.kind == SDFS_K_ROOT ? NULL : &r->id,
+		       ts, st);
+	return r->info->attr ? r->info->attr(r, open_file, st) : 0;
+}
 
-	if (sdfs_parse_page_name(name, &addr) < 0 || addr % m->page_size)
-		return -ENOENT;
-	child->pid = parent->pid;
-	child->pageno = addr / m->page_size;
-	struct sdfs_tracker *t;
-	int r = sdfs_req_tracker(m, id, &t);
-	if (r < 0)
-		return r;
-	if (parent->kind == SDFS_K_PAGES) {
-		child->kind = SDFS_K_PAGE;
-		r = sdfs_tracker_page_dirty(t, addr);
-		if (r == 0)
-			r = -ENOENT;
-		now_ts(ts);
-	} else {
-		child->kind = SDFS_K_LAST_PAGE;
-		struct sdfs_snapshot *s = sdfs_tracker_last(t);
-		r = s && sdfs_dirtyset_contains(&s->set, addr) ? 1 : -ENOENT;
-		if (s)
-			*ts = s->at;
-		sdfs_snapshot_put(s);
-	}
-	sdfs_tracker_put(t);
-	if (r == -ESRCH)
-		r = -ENOENT;
-	return r < 0 ? r : 0;
+/* A child of a directory with fixed children (the table's rows). */
+static int fixed_lookup(struct sdfs_req *r, const char *name,
+			struct sdfs_node *child, struct timespec *ts)
+{
+	int k = sdfs_kind_child(r->node.kind, name);
+	if (k < 0)
+		return k;
+	child->kind = (enum sdfs_kind)k;
+	child->pid = r->node.pid;
+	return 0;
 }
 
 void sdfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct sdfs_mount *m = mnt_of(req);
 	struct sdfs_node pn, child = {0};
-	struct sdfs_proc_id id;
-	struct sdfs_cred_saved saved;
+	struct sdfs_req r;
 	struct timespec ts;
-	int r;
+	struct stat st;
 
 	if (sdfs_ino_decode(parent, &pn) < 0) {
 		fuse_reply_err(req, ENOENT);
@@ -119,59 +99,37 @@ void sdfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
-	r = sdfs_req_enter(req, &saved);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
-		return;
-	}
+	const struct sdfs_kind_info *pi = sdfs_kind(pn.kind);
+	/* the parent's access is what its children's names need; a
+	 * process the caller may not see does not exist for it */
+	unsigned flags = pi->access == SDFS_ACCESS_READ ? SDFS_REQ_HIDE : 0;
+	if (pn.kind == SDFS_K_PAGES || pn.kind == SDFS_K_LAST_PAGES)
+		flags |= SDFS_REQ_TRACKER;
+	int err = sdfs_req_begin(&r, req, &pn, pi->access, flags);
 	now_ts(&ts);
-	switch (pn.kind) {
-	case SDFS_K_ROOT:
-		child.kind = SDFS_K_PIDDIR;
-		child.pid = sdfs_parse_pid_name(name);
-		r = child.pid > 0 ? sdfs_req_process(m, child.pid, SDFS_ACCESS_READ, &id)
-				  : -ENOENT;
-		/* a process the caller may not see does not exist for it */
-		if (r == -EACCES)
-			r = -ENOENT;
-		break;
-	case SDFS_K_PIDDIR:
-	case SDFS_K_LAST:
-		r = sdfs_kind_child(pn.kind, name);
-		if (r < 0)
-			break;
-		child.kind = (enum sdfs_kind)r;
-		child.pid = pn.pid;
-		r = sdfs_req_process(m, pn.pid, SDFS_ACCESS_READ, &id);
-		if (r == -EACCES)
-			r = -ENOENT;
-		break;
-	case SDFS_K_PAGES:
-	case SDFS_K_LAST_PAGES:
-		r = sdfs_req_process(m, pn.pid, SDFS_ACCESS_ATTACH, &id);
-		if (r == 0)
-			r = lookup_page(m, &pn, name, &id, &child, &ts);
-		break;
-	default:
-		r = -ENOTDIR;
-		break;
+	if (err == 0)
+		err = pi->dir->lookup ? pi->dir->lookup(&r, name, &child, &ts)
+				      : fixed_lookup(&r, name, &child, &ts);
+	if (err == 0) {
+		/* the child's own hook checks it with the same request */
+		r.node = child;
+		r.info = sdfs_kind(child.kind);
+		err = node_stat(&r, &ts, false, &st);
 	}
-	sdfs_cred_leave(&saved);
-	if (r < 0)
-		fuse_reply_err(req, -r);
+	sdfs_req_end(&r);
+	if (err < 0)
+		sdfs_reply_err(req, err, SDFS_AT_NAME);
 	else
-		reply_entry(req, m, &child, &id, &ts);
+		reply_entry(req, r.m, &child, &r.id, &st);
 }
 
 void sdfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct sdfs_mount *m = mnt_of(req);
 	struct sdfs_node n;
-	struct sdfs_proc_id id;
-	struct sdfs_cred_saved saved;
+	struct sdfs_req r;
 	struct timespec ts;
 	struct stat st;
-	int r;
+	int err;
 
 	if (sdfs_ino_decode(ino, &n) < 0) {
 		fuse_reply_err(req, ENOENT);
@@ -179,68 +137,44 @@ void sdfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	now_ts(&ts);
 	if (n.kind == SDFS_K_ROOT) {
-		r = sdfs_req_allowed(req);
-		if (r < 0) {
-			fuse_reply_err(req, -r);
+		err = sdfs_req_allowed(req);
+		if (err < 0) {
+			fuse_reply_err(req, -err);
 			return;
 		}
-		sdfs_node_attr(m, &n, NULL, &ts, &st);
+		sdfs_node_attr(mnt_of(req), &n, NULL, &ts, &st);
 		fuse_reply_attr(req, &st, 0);
 		return;
 	}
-	r = sdfs_req_enter(req, &saved);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
+	const struct sdfs_kind_info *i = sdfs_kind(n.kind);
+	err = sdfs_req_begin(&r, req, &n, SDFS_ACCESS_READ,
+			     i && i->attr ? SDFS_REQ_TRACKER : 0);
+	if (err == 0)
+		err = node_stat(&r, &ts, fi != NULL, &st);
+	sdfs_req_end(&r);
+	if (err < 0) {
+		/* through an open file (fstat, or a read revalidating the
+		 * size) a process that is gone is ESRCH */
+		sdfs_reply_err(req, err,
+			       fi && !sdfs_kind_is_dir(n.kind) ? SDFS_AT_FILE
+							       : SDFS_AT_NAME);
 		return;
 	}
-	r = sdfs_req_process(m, n.pid, SDFS_ACCESS_READ, &id);
-	/* through an open file (fstat, or a read revalidating the size) a
-	 * process that is gone is ESRCH (SPEC §3.4) */
-	if (r < 0 && r != -EACCES && fi && !sdfs_kind_is_dir(n.kind))
-		r = -ESRCH;
-	if (r == 0 && n.kind == SDFS_K_LAST_PAGE) {
-		/* mtime: the time of the clear that captured the page */
-		struct sdfs_tracker *t;
-		r = sdfs_req_tracker(m, &id, &t);
-		if (r == 0) {
-			struct sdfs_snapshot *s = sdfs_tracker_last(t);
-			uint64_t addr = n.pageno * m->page_size;
-			if (s && sdfs_dirtyset_contains(&s->set, addr))
-				ts = s->at;
-			else if (!fi)
-				r = -ENOENT;
-			/* else: an open file of a page a later clear did not
-			 * capture keeps reading its address (sdfs(5)) */
-			sdfs_snapshot_put(s);
-			sdfs_tracker_put(t);
-		}
-	}
-	sdfs_cred_leave(&saved);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
-		return;
-	}
-	sdfs_node_attr(m, &n, &id, &ts, &st);
-	fuse_reply_attr(req, &st, attr_timeout(m, &n));
+	fuse_reply_attr(req, &st, sdfs_attr_timeout(r.m, &n));
 }
 
-/* ---- listings ---------------------------------------------------------- */
+/* ---- root: the processes --------------------------------------------- */
 
-static void dirh_free(struct dirh *d)
+static int root_lookup(struct sdfs_req *r, const char *name,
+		       struct sdfs_node *child, struct timespec *ts)
 {
-	if (!d)
-		return;
-	if (d->pids)
-		g_array_unref(d->pids);
-	if (d->tracker)
-		sdfs_tracker_put(d->tracker);
-	sdfs_snapshot_put(d->snap);
-	g_free(d);
-}
-
-static void dirh_free_cb(void *p)
-{
-	dirh_free(p);
+	child->kind = SDFS_K_PIDDIR;
+	child->pid = sdfs_parse_pid_name(name);
+	if (child->pid <= 0)
+		return -ENOENT;
+	int err = sdfs_req_process(r->m, child->pid, SDFS_ACCESS_READ, &r->id);
+	/* a process the caller may not see does not exist for it */
+	return err == -EACCES ? -ENOENT : err;
 }
 
 /* The processes the caller may see. */
@@ -261,7 +195,7 @@ static int list_pids(GArray *out)
 			r = sdfs_access_check(pid, SDFS_ACCESS_READ);
 		if (r == 0) {
 			g_array_append_val(out, pid);
-		} else if (r == -EMFILE || r == -ENFILE || r == -ENOMEM) {
+		} else if (sdfs_err_resource(r)) {
 			/* an error, not a listing with holes */
 			closedir(d);
 			return r;
@@ -277,114 +211,94 @@ static gint cmp_pid(gconstpointer a, gconstpointer b)
 	return x < y ? -1 : x > y;
 }
 
-void sdfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static int root_open(struct sdfs_req *r, struct sdfs_dir *d)
 {
-	struct sdfs_mount *m = mnt_of(req);
-	struct sdfs_cred_saved saved;
-	struct dirh *d = g_new0(struct dirh, 1);
-	int r;
-
-	sdfs_handle_init(&d->h, dirh_free_cb);
-	if (sdfs_ino_decode(ino, &d->node) < 0 || !sdfs_kind_is_dir(d->node.kind)) {
-		dirh_free(d);
-		fuse_reply_err(req, ENOTDIR);
-		return;
-	}
-	r = sdfs_req_enter(req, &saved);
-	if (r < 0) {
-		dirh_free(d);
-		fuse_reply_err(req, -r);
-		return;
-	}
-	switch (d->node.kind) {
-	case SDFS_K_ROOT:
-		sdfs_engine_reap(m->engine);
-		d->pids = g_array_new(false, false, sizeof(pid_t));
-		r = list_pids(d->pids);
-		g_array_sort(d->pids, cmp_pid);
-		break;
-	case SDFS_K_PIDDIR:
-	case SDFS_K_LAST:
-		r = sdfs_req_process(m, d->node.pid, SDFS_ACCESS_READ, &d->id);
-		break;
-	case SDFS_K_PAGES:
-	case SDFS_K_LAST_PAGES:
-		r = sdfs_req_process(m, d->node.pid, SDFS_ACCESS_ATTACH, &d->id);
-		if (r == 0)
-			r = sdfs_req_tracker(m, &d->id, &d->tracker);
-		if (r == 0 && d->node.kind == SDFS_K_LAST_PAGES)
-			d->snap = sdfs_tracker_last(d->tracker);
-		break;
-	default:
-		r = -ENOTDIR;
-	}
-	sdfs_cred_leave(&saved);
-	if (r < 0) {
-		dirh_free(d);
-		fuse_reply_err(req, -r);
-		return;
-	}
-	fi->fh = sdfs_handle_publish(&d->h);
-	/* the open was interrupted (its caller killed): no RELEASE comes */
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		sdfs_handle_release(fi->fh);
+	sdfs_engine_reap(r->m->engine);
+	d->pids = g_array_new(false, false, sizeof(pid_t));
+	int err = list_pids(d->pids);
+	g_array_sort(d->pids, cmp_pid);
+	return err;
 }
 
-void sdfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
-			struct fuse_file_info *fi)
+static bool dirbuf_add(struct sdfs_dirbuf *b, const char *name,
+		       const struct sdfs_node *n, off_t next);
+
+static int root_fill(fuse_req_t req, struct sdfs_dirbuf *b, struct sdfs_dir *d,
+		     off_t off)
 {
-	sdfs_handle_release(fi->fh);
-	fuse_reply_err(req, 0);
+	for (guint i = (guint)(off - OFF_FIRST); i < d->pids->len; i++) {
+		char name[16];
+		pid_t pid = g_array_index(d->pids, pid_t, i);
+		struct sdfs_node c = {.kind = SDFS_K_PIDDIR, .pid = pid};
+		snprintf(name, sizeof(name), "%d", (int)pid);
+		if (!dirbuf_add(b, name, &c, (off_t)(i + 1 + OFF_FIRST)))
+			break;
+	}
+	return 0;
 }
 
-struct dirbuf {
-	fuse_req_t req;
-	struct sdfs_mount *m;
-	char *buf;
-	size_t size, used;
-	const struct sdfs_proc_id *id;
-	enum sdfs_kind child_kind;
-	bool plus; /* READDIRPLUS */
-	const struct timespec *mtime; /* last/pages/: the clear's time */
+const struct sdfs_dir_class sdfs_dir_root = {
+	.open = root_open,
+	.lookup = root_lookup,
+	.fill = root_fill,
 };
 
-/* Add an entry; false when the reply buffer is full. */
-static bool dirbuf_add(struct dirbuf *b, const char *name,
-		       const struct sdfs_node *n, off_t next)
-{
-	struct fuse_entry_param e;
+/* ---- PID directories and last/: the table's rows ---------------------- */
 
-	memset(&e, 0, sizeof(e));
-	e.attr.st_ino = n ? sdfs_ino_encode(n) : SDFS_ROOT_INO;
-	e.attr.st_mode = (!n || sdfs_kind_is_dir(n->kind)) ? S_IFDIR : S_IFREG;
-	if (!b->plus) {
-		size_t need = fuse_add_direntry(b->req, NULL, 0, name, NULL, 0);
-		if (b->used + need > b->size)
-			return false;
-		fuse_add_direntry(b->req, b->buf + b->used, b->size - b->used,
-				  name, &e.attr, next);
-		b->used += need;
-		return true;
+static int fixed_fill(fuse_req_t req, struct sdfs_dirbuf *b,
+		      struct sdfs_dir *d, off_t off)
+{
+	off_t i = OFF_FIRST;
+
+	for (int k = 0; k < SDFS_K_MAX; k++) {
+		const struct sdfs_kind_info *ki = sdfs_kind((enum sdfs_kind)k);
+		if (!ki || !ki->name || ki->parent != d->node.kind)
+			continue;
+		i++;
+		if (i <= off)
+			continue;
+		struct sdfs_node c = {.kind = (enum sdfs_kind)k,
+				      .pid = d->node.pid};
+		if (!dirbuf_add(b, ki->name, &c, i))
+			break;
 	}
-	/* full entries only for what the kernel may keep (last/pages/);
-	 * nodeid 0 makes the others plain directory entries */
-	if (n && entry_timeout(b->m, n) > 0) {
-		e.ino = e.attr.st_ino;
-		e.generation = b->id->starttime;
-		e.attr_timeout = attr_timeout(b->m, n);
-		e.entry_timeout = entry_timeout(b->m, n);
-		sdfs_node_attr(b->m, n, b->id, b->mtime, &e.attr);
-	}
-	size_t need = fuse_add_direntry_plus(b->req, NULL, 0, name, NULL, 0);
-	if (b->used + need > b->size)
-		return false;
-	fuse_add_direntry_plus(b->req, b->buf + b->used, b->size - b->used,
-			       name, &e, next);
-	b->used += need;
-	return true;
+	return 0;
 }
 
-static bool add_page(struct dirbuf *b, uint64_t addr)
+const struct sdfs_dir_class sdfs_dir_fixed = {.fill = fixed_fill};
+
+/* ---- pages/ and last/pages/ ------------------------------------------- */
+
+static int pages_open(struct sdfs_req *r, struct sdfs_dir *d)
+{
+	return sdfs_req_tracker(r->m, &r->id, &d->tracker);
+}
+
+/* A page name: its address, page aligned, or -ENOENT. */
+static int page_child(struct sdfs_req *r, const char *name,
+		      enum sdfs_kind kind, struct sdfs_node *child)
+{
+	uint64_t addr;
+
+	if (sdfs_parse_page_name(name, &addr) < 0 || addr % r->m->page_size)
+		return -ENOENT;
+	child->kind = kind;
+	child->pid = r->node.pid;
+	child->pageno = addr / r->m->page_size;
+	return 0;
+}
+
+static int pages_lookup(struct sdfs_req *r, const char *name,
+			struct sdfs_node *child, struct timespec *ts)
+{
+	int err = page_child(r, name, SDFS_K_PAGE, child);
+	if (err == 0)
+		err = sdfs_tracker_page_dirty(r->tracker,
+					      child->pageno * r->m->page_size);
+	return err == 0 ? -ENOENT : err < 0 ? err : 0;
+}
+
+static bool add_page(struct sdfs_dirbuf *b, uint64_t addr)
 {
 	char name[17];
 	uint64_t pageno = addr / b->m->page_size;
@@ -404,7 +318,7 @@ static bool add_page(struct dirbuf *b, uint64_t addr)
 static int pages_run_fn(void *ctx, const struct sdfs_vma *vma, uint64_t start,
 			uint64_t end)
 {
-	struct dirbuf *b = ctx;
+	struct sdfs_dirbuf *b = ctx;
 
 	for (uint64_t a = start; a < end; a += b->m->page_size)
 		if (!add_page(b, a))
@@ -412,68 +326,60 @@ static int pages_run_fn(void *ctx, const struct sdfs_vma *vma, uint64_t start,
 	return 0;
 }
 
-static int fill_fixed(struct dirbuf *b, const struct dirh *d, off_t off)
-{
-	static const enum sdfs_kind piddir[] = {SDFS_K_CLEAR, SDFS_K_DIRTY,
-						SDFS_K_PAGES, SDFS_K_LAST,
-						SDFS_K_STATUS};
-	static const enum sdfs_kind last[] = {SDFS_K_LAST_DIRTY,
-					      SDFS_K_LAST_PAGES};
-	const enum sdfs_kind *list = d->node.kind == SDFS_K_PIDDIR ? piddir : last;
-	size_t n = d->node.kind == SDFS_K_PIDDIR ? G_N_ELEMENTS(piddir)
-						 : G_N_ELEMENTS(last);
-
-	for (size_t i = (size_t)(off - OFF_FIRST); i < n; i++) {
-		struct sdfs_node c = {.kind = list[i], .pid = d->node.pid};
-		if (!dirbuf_add(b, sdfs_kind_name(list[i]), &c,
-				(off_t)(i + 1 + OFF_FIRST)))
-			break;
-	}
-	return 0;
-}
-
-static int fill_root(struct dirbuf *b, const struct dirh *d, off_t off)
-{
-	for (guint i = (guint)(off - OFF_FIRST); i < d->pids->len; i++) {
-		char name[16];
-		pid_t pid = g_array_index(d->pids, pid_t, i);
-		struct sdfs_node c = {.kind = SDFS_K_PIDDIR, .pid = pid};
-		snprintf(name, sizeof(name), "%d", (int)pid);
-		if (!dirbuf_add(b, name, &c, (off_t)(i + 1 + OFF_FIRST)))
-			break;
-	}
-	return 0;
-}
-
-static int fill_pages(struct dirbuf *b, struct dirh *d, off_t off)
+static int pages_fill(fuse_req_t req, struct sdfs_dirbuf *b,
+		      struct sdfs_dir *d, off_t off)
 {
 	uint64_t from = (uint64_t)(off - OFF_FIRST) * b->m->page_size;
-
+	struct sdfs_cred_saved saved;
 	size_t used = b->used;
-	int r = -EAGAIN;
+	int r = sdfs_req_enter(req, &saved);
 
+	if (r < 0)
+		return r;
 	b->child_kind = SDFS_K_PAGE;
+	r = -EAGAIN;
 	for (int i = 0; i < SDFS_SCAN_RETRIES && r == -EAGAIN; i++) {
 		b->used = used;
 		r = sdfs_tracker_scan(d->tracker, from, UINT64_MAX,
 				      pages_run_fn, b);
 	}
+	sdfs_cred_leave(&saved);
 	return r < 0 ? r : 0;
 }
 
-static int fill_last_pages(struct dirbuf *b, struct dirh *d, off_t off)
+const struct sdfs_dir_class sdfs_dir_pages = {
+	.open = pages_open,
+	.lookup = pages_lookup,
+	.fill = pages_fill,
+};
+
+static int last_pages_open(struct sdfs_req *r, struct sdfs_dir *d)
+{
+	int err = pages_open(r, d);
+	if (err == 0)
+		d->snap = sdfs_tracker_last(d->tracker);
+	return err;
+}
+
+/* whether it is captured: the row's attr hook (file_page.c) */
+static int last_pages_lookup(struct sdfs_req *r, const char *name,
+			     struct sdfs_node *child, struct timespec *ts)
+{
+	return page_child(r, name, SDFS_K_LAST_PAGE, child);
+}
+
+static int last_pages_fill(fuse_req_t req, struct sdfs_dirbuf *b,
+			   struct sdfs_dir *d, off_t off)
 {
 	uint64_t from = (uint64_t)(off - OFF_FIRST) * b->m->page_size;
-	const struct sdfs_dirtyset *s;
+	struct sdfs_run_iter it;
+	struct sdfs_run r;
 
 	if (!d->snap)
 		return 0;
-	s = &d->snap->set;
 	b->child_kind = SDFS_K_LAST_PAGE;
 	b->mtime = &d->snap->at;
-	struct sdfs_run_iter it;
-	struct sdfs_run r;
-	sdfs_dirtyset_seek(s, from, &it);
+	sdfs_dirtyset_seek(&d->snap->set, from, &it);
 	while (sdfs_run_iter_next(&it, &r)) {
 		uint64_t a = r.start > from ? r.start : from;
 		for (; a < r.end; a += b->m->page_size)
@@ -483,44 +389,114 @@ static int fill_last_pages(struct dirbuf *b, struct dirh *d, off_t off)
 	return 0;
 }
 
-static void op_readdir(fuse_req_t req, struct dirh *d, size_t size,
-		       off_t off, bool plus);
+const struct sdfs_dir_class sdfs_dir_last_pages = {
+	.open = last_pages_open,
+	.lookup = last_pages_lookup,
+	.fill = last_pages_fill,
+};
 
-void sdfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
-			 off_t off, struct fuse_file_info *fi)
+/* ---- listings ---------------------------------------------------------- */
+
+static void dir_free(struct sdfs_dir *d)
 {
-	/* h is the first member of struct dirh */
-	struct dirh *d = (struct dirh *)sdfs_handle_get(fi->fh);
-
-	if (!d) {
-		fuse_reply_err(req, EBADF);
+	if (!d)
 		return;
-	}
-	op_readdir(req, d, size, off, true);
-	sdfs_handle_drop(&d->h);
+	if (d->pids)
+		g_array_unref(d->pids);
+	if (d->tracker)
+		sdfs_tracker_put(d->tracker);
+	sdfs_snapshot_put(d->snap);
+	g_free(d);
 }
 
-void sdfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		     struct fuse_file_info *fi)
+static void dir_free_cb(void *p)
 {
-	/* h is the first member of struct dirh */
-	struct dirh *d = (struct dirh *)sdfs_handle_get(fi->fh);
-
-	if (!d) {
-		fuse_reply_err(req, EBADF);
-		return;
-	}
-	op_readdir(req, d, size, off, false);
-	sdfs_handle_drop(&d->h);
+	dir_free(p);
 }
 
-static void op_readdir(fuse_req_t req, struct dirh *d, size_t size,
+void sdfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct sdfs_req r;
+	struct sdfs_dir *d = g_try_new0(struct sdfs_dir, 1);
+
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	sdfs_handle_init(&d->h, dir_free_cb);
+	if (sdfs_ino_decode(ino, &d->node) < 0 || !sdfs_kind_is_dir(d->node.kind)) {
+		dir_free(d);
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	d->info = sdfs_kind(d->node.kind);
+	int err = sdfs_req_begin(&r, req, &d->node, d->info->access, 0);
+	d->id = r.id;
+	if (err == 0 && d->info->dir->open)
+		err = d->info->dir->open(&r, d);
+	sdfs_req_end(&r);
+	if (err < 0) {
+		dir_free(d);
+		sdfs_reply_err(req, err, SDFS_AT_NAME);
+		return;
+	}
+	fi->fh = sdfs_handle_publish(&d->h);
+	/* the open was interrupted (its caller killed): no RELEASE comes */
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		sdfs_handle_release(fi->fh);
+}
+
+void sdfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi)
+{
+	sdfs_handle_release(fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+/* Add an entry; false when the reply buffer is full. */
+static bool dirbuf_add(struct sdfs_dirbuf *b, const char *name,
+		       const struct sdfs_node *n, off_t next)
+{
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	e.attr.st_ino = n ? sdfs_ino_encode(n) : SDFS_ROOT_INO;
+	e.attr.st_mode = (!n || sdfs_kind_is_dir(n->kind)) ? S_IFDIR : S_IFREG;
+	if (!b->plus) {
+		size_t need = fuse_add_direntry(b->req, NULL, 0, name, NULL, 0);
+		if (b->used + need > b->size)
+			return false;
+		fuse_add_direntry(b->req, b->buf + b->used, b->size - b->used,
+				  name, &e.attr, next);
+		b->used += need;
+		return true;
+	}
+	/* full entries only for what the kernel may keep (last/pages/);
+	 * nodeid 0 makes the others plain directory entries */
+	if (n && sdfs_entry_timeout(b->m, n) > 0) {
+		e.ino = e.attr.st_ino;
+		e.generation = b->id->starttime;
+		e.attr_timeout = sdfs_attr_timeout(b->m, n);
+		e.entry_timeout = sdfs_entry_timeout(b->m, n);
+		sdfs_node_attr(b->m, n, b->id, b->mtime, &e.attr);
+	}
+	size_t need = fuse_add_direntry_plus(b->req, NULL, 0, name, NULL, 0);
+	if (b->used + need > b->size)
+		return false;
+	fuse_add_direntry_plus(b->req, b->buf + b->used, b->size - b->used,
+			       name, &e, next);
+	b->used += need;
+	return true;
+}
+
+static void op_readdir(fuse_req_t req, struct sdfs_dir *d, size_t size,
 		       off_t off, bool plus)
 {
-	struct sdfs_mount *m = mnt_of(req);
-	struct dirbuf b = {
-		.req = req, .m = m, .size = size, .id = &d->id, .plus = plus};
-	struct sdfs_cred_saved saved;
+	struct sdfs_dirbuf b = {.req = req,
+				.m = mnt_of(req),
+				.size = size,
+				.id = &d->id,
+				.plus = plus};
 	int r = 0;
 
 	if (off < 0) {
@@ -538,31 +514,37 @@ static void op_readdir(fuse_req_t req, struct dirh *d, size_t size,
 		goto out;
 	if (off < OFF_FIRST)
 		off = OFF_FIRST;
-	switch (d->node.kind) {
-	case SDFS_K_ROOT:
-		r = fill_root(&b, d, off);
-		break;
-	case SDFS_K_PIDDIR:
-	case SDFS_K_LAST:
-		r = fill_fixed(&b, d, off);
-		break;
-	case SDFS_K_PAGES:
-		r = sdfs_req_enter(req, &saved);
-		if (r == 0) {
-			r = fill_pages(&b, d, off);
-			sdfs_cred_leave(&saved);
-		}
-		break;
-	case SDFS_K_LAST_PAGES:
-		r = fill_last_pages(&b, d, off);
-		break;
-	default:
-		r = -ENOTDIR;
-	}
+	r = d->info->dir->fill(req, &b, d, off);
 out:
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
 		fuse_reply_buf(req, b.buf, b.used);
 	g_free(b.buf);
+}
+
+static void op_readdir_fh(fuse_req_t req, struct fuse_file_info *fi,
+			  size_t size, off_t off, bool plus)
+{
+	/* h is the first member of struct sdfs_dir */
+	struct sdfs_dir *d = (struct sdfs_dir *)sdfs_handle_get(fi->fh);
+
+	if (!d) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	op_readdir(req, d, size, off, plus);
+	sdfs_handle_drop(&d->h);
+}
+
+void sdfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			 off_t off, struct fuse_file_info *fi)
+{
+	op_readdir_fh(req, fi, size, off, true);
+}
+
+void sdfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	op_readdir_fh(req, fi, size, off, false);
 }
