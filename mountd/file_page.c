@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Page files: pages/ADDR and last/pages/ADDR, read live. */
+/*
+ * Page files: pages/ADDR, read live; last/pages/ADDR, read at open (a
+ * captured page that went away since is not there any more: ENOENT).
+ */
 #include <errno.h>
+
+#include <glib.h>
 
 #include "file.h"
 #include "pages.h"
@@ -34,22 +39,80 @@ static ssize_t page_read(fuse_req_t req, struct sdfs_file *f, char *buf,
 
 const struct sdfs_file_class sdfs_file_page = {.read = page_read};
 
-const struct sdfs_file_class sdfs_file_last_page = {.read = page_read};
+/*
+ * Whether the last/pages/ file of r's node exists: the last clear
+ * captured the page and it still holds data (not unmapped, not dropped).
+ * 0 and the time of that clear, or -ENOENT. As the caller.
+ */
+static int last_page_check(struct sdfs_req *r, struct sdfs_tracker *t,
+			   struct timespec *at)
+{
+	struct sdfs_snapshot *s = sdfs_tracker_last(t);
+	uint64_t addr = r->node.pageno * r->m->page_size;
+	int err = s && sdfs_dirtyset_contains(&s->set, addr) ? 0 : -ENOENT;
 
-/* A last/pages/ file exists while the last clear's capture holds it;
- * its mtime is the time of that clear. */
+	if (err == 0) {
+		*at = s->at;
+		err = sdfs_page_held(r->node.pid, addr);
+		err = err == 0 ? -ENOENT : err < 0 ? err : 0;
+	}
+	sdfs_snapshot_put(s);
+	return err;
+}
+
+/* The page as it was at open. */
+static int last_page_open(struct sdfs_req *r, struct sdfs_file *f)
+{
+	struct timespec at;
+	size_t ps = r->m->page_size;
+	int err = last_page_check(r, f->tracker, &at);
+
+	if (err < 0)
+		return err;
+	char *buf = g_try_malloc(ps);
+	if (!buf)
+		return -ENOMEM;
+	ssize_t n = sdfs_mem_read(r->node.pid, r->node.pageno * ps, buf, ps);
+	/* read as the pid's owner only if the pid was still it */
+	if (sdfs_tracker_alive(f->tracker) < 0)
+		n = -ESRCH;
+	if (n < 0) {
+		g_free(buf);
+		/* unmapped since the check: it has vanished */
+		return n == -EIO ? -ENOENT : (int)n;
+	}
+	f->priv = buf;
+	f->priv_free = g_free;
+	return 0;
+}
+
+static ssize_t last_page_read(fuse_req_t req, struct sdfs_file *f, char *buf,
+			      size_t size, off_t off)
+{
+	return sdfs_file_copy_out(buf, size, off, f->priv, mnt_of(req)->page_size);
+}
+
+const struct sdfs_file_class sdfs_file_last_page = {
+	.open = last_page_open,
+	.read = last_page_read,
+};
+
+/* Its mtime is the time of the clear that captured it. Through an open
+ * file it is the file's, whatever happened to the page since. */
 int sdfs_last_page_attr(struct sdfs_req *r, bool open_file, struct stat *st)
 {
-	struct sdfs_snapshot *s = sdfs_tracker_last(r->tracker);
-	uint64_t addr = r->node.pageno * r->m->page_size;
-	int err = 0;
+	struct timespec at;
 
-	if (s && sdfs_dirtyset_contains(&s->set, addr))
-		st->st_atim = st->st_mtim = st->st_ctim = s->at;
-	else if (!open_file)
-		err = -ENOENT;
-	/* else: an open file of a page a later clear did not capture keeps
-	 * reading its address (sdfs(5)) */
-	sdfs_snapshot_put(s);
+	if (open_file) {
+		struct sdfs_snapshot *s = sdfs_tracker_last(r->tracker);
+		if (s && sdfs_dirtyset_contains(&s->set,
+						r->node.pageno * r->m->page_size))
+			st->st_atim = st->st_mtim = st->st_ctim = s->at;
+		sdfs_snapshot_put(s);
+		return 0;
+	}
+	int err = last_page_check(r, r->tracker, &at);
+	if (err == 0)
+		st->st_atim = st->st_mtim = st->st_ctim = at;
 	return err;
 }

@@ -226,3 +226,19 @@ const struct sdfs_file_class sdfs_file_last_dirty = {
 	.read = ranges_read,
 	.direct_io = true,
 };
+
+static int last_dropped_open(struct sdfs_req *r, struct sdfs_file *f)
+{
+	struct ranges *g = ranges_start(f);
+
+	if (!g)
+		return -ENOMEM;
+	g->snap = sdfs_tracker_last(f->tracker);
+	return ranges_done(f, g, g->snap ? &g->snap->dropped : &g->own);
+}
+
+const struct sdfs_file_class sdfs_file_last_dropped = {
+	.open = last_dropped_open,
+	.read = ranges_read,
+	.direct_io = true,
+};

@@ -28,6 +28,9 @@ enum sdfs_kind {
 	SDFS_K_LAST,
 	SDFS_K_STATUS,
 	SDFS_K_LAST_DIRTY,
+	SDFS_K_LAST_DROPPED,
+	SDFS_K_LAST_CHANGES,
+	SDFS_K_LAST_MAPS,
 	SDFS_K_LAST_PAGES,
 	/* page kinds last: their numbers use bit 63 */
 	SDFS_K_PAGE, /* pages/ADDR */

@@ -68,6 +68,7 @@ const struct sdfs_kind_info *sdfs_kind(enum sdfs_kind k);
 extern const struct sdfs_dir_class sdfs_dir_root, sdfs_dir_fixed,
 	sdfs_dir_pages, sdfs_dir_last_pages;
 extern const struct sdfs_file_class sdfs_file_clear, sdfs_file_status,
-	sdfs_file_dirty, sdfs_file_last_dirty, sdfs_file_page,
+	sdfs_file_dirty, sdfs_file_last_dirty, sdfs_file_last_dropped,
+	sdfs_file_last_changes, sdfs_file_last_maps, sdfs_file_page,
 	sdfs_file_last_page;
 int sdfs_last_page_attr(struct sdfs_req *r, bool open_file, struct stat *st);

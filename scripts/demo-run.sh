@@ -1,7 +1,7 @@
 #!/bin/sh
 # The demo itself (POSIX sh: it also runs in the VM's busybox):
 #   mount sdfs, start a writer, clear, let it write, show dirty_ranges and
-#   status, take an rsync snapshot of last/pages, show its size, unmount.
+#   status, take an rsync snapshot with last/changes, show its size, unmount.
 # usage: demo-run.sh SDFS_BINARY WRITER_BINARY [MIB]
 set -eu
 SDFS=$1
@@ -47,10 +47,16 @@ read -r PID ADDR SIZE <"$OUT"
 echo "writer: pid $PID, buffer at $ADDR, $SIZE bytes"
 D=$MNT/$PID
 
+L=$D/last
+round() { # one round of the snapshot recipe into $SNAP
+	rsync -a --ignore-times --files-from="$L/changes" --delete-missing-args \
+		"$L/pages/" "$SNAP/"
+}
+
 step "echo 1 > $D/clear           # epoch 0 -> 1: captures every page"
 echo 1 >"$D/clear"
-step "rsync -a --ignore-times $D/last/pages/ $SNAP/   # round 0: a full copy"
-rsync -a --ignore-times "$D/last/pages/" "$SNAP/"
+step "rsync -a --ignore-times --files-from=$L/changes --delete-missing-args $L/pages/ $SNAP/   # round 0: a full copy"
+round
 echo "$(ls "$SNAP" | wc -l) pages, $(du -sk "$SNAP" | cut -f1) KiB"
 
 step "sleep 1; cat $D/dirty_ranges"
@@ -59,16 +65,16 @@ cat "$D/dirty_ranges"
 step "cat $D/status"
 cat "$D/status"
 
-step "echo 1 > $D/clear; rsync -a --ignore-times $D/last/pages/ $SNAP/   # round 1: incremental"
+step "echo 1 > $D/clear; rsync ... $SNAP/   # round 1: incremental"
 echo 1 >"$D/clear"
-INC=$(mktemp -d /tmp/sdfs-demo-inc.XXXXXX)
-rsync -a --ignore-times "$D/last/pages/" "$INC/"
-echo "incremental: $(ls "$INC" | wc -l) pages, $(du -sk "$INC" | cut -f1) KiB"
-cp "$INC"/* "$SNAP"/ 2>/dev/null || true
-rm -rf "$INC"
-step "cat $D/last/dirty_ranges"
-cat "$D/last/dirty_ranges"
-echo "snapshot: $(ls "$SNAP" | wc -l) pages, $(du -sk "$SNAP" | cut -f1) KiB in $SNAP"
+echo "to copy or delete: $(wc -l <"$L/changes") pages"
+round
+step "cat $L/dirty_ranges   # written in round 1"
+cat "$L/dirty_ranges"
+step "cat $L/dropped_ranges   # gone since round 0 (with round 0's copies of file pages)"
+cat "$L/dropped_ranges"
+cp "$L/maps" "$SNAP.maps"
+echo "snapshot: $(ls "$SNAP" | wc -l) pages, $(du -sk "$SNAP" | cut -f1) KiB in $SNAP (mappings: $SNAP.maps)"
 
 step "fusermount3 -u $MNT"
 kill "$WPID"

@@ -36,6 +36,14 @@ struct sdfs_target {
 	void *priv; /* backend state */
 };
 
+/* What a clear captures (owned by the caller; empty on entry). */
+struct sdfs_capture {
+	struct sdfs_dirtyset dirty; /* written in the epoch that ended */
+	struct sdfs_dirtyset own; /* own pages at the clear (sdfs(5)) */
+	char *maps; /* /proc/PID/maps as read for the clear (g_free) */
+	size_t maps_len;
+};
+
 struct sdfs_clear_stats {
 	uint64_t frozen_us; /* how long the process was held stopped */
 };
@@ -52,12 +60,14 @@ struct sdfs_backend {
 	 * or swapped page, minus the zero page). */
 	int (*scan)(struct sdfs_target *t, const struct sdfs_scan_req *req);
 	/*
-	 * End the epoch: put the current dirty set into out (empty on entry)
-	 * and restart tracking, so that every write is seen either in out or
-	 * in the next epoch (SPEC §3.1). The caller increments t->epoch after
-	 * success. On failure nothing is cleared and out is discarded.
+	 * End the epoch: put the current dirty set into out->dirty and
+	 * restart tracking, so that every write is seen either in out or in
+	 * the next epoch (sdfs(5): no write is lost at a clear); with it the
+	 * own pages and the maps text of the same moment. The caller
+	 * increments t->epoch after success. On failure nothing is cleared
+	 * and out is discarded.
 	 */
-	int (*clear)(struct sdfs_target *t, struct sdfs_dirtyset *out,
+	int (*clear)(struct sdfs_target *t, struct sdfs_capture *out,
 		     struct sdfs_clear_stats *st);
 };
 

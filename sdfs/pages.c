@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "pages.h"
+#include "proc.h"
+#include "scan.h"
 
 static ssize_t mem_pread(pid_t pid, uint64_t addr, void *buf, size_t len)
 {
@@ -56,4 +58,24 @@ ssize_t sdfs_mem_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 	if (m < 0)
 		return m == -EPERM ? -EACCES : m;
 	return (ssize_t)len;
+}
+
+int sdfs_page_held(pid_t pid, uint64_t addr)
+{
+	size_t ps = sdfs_page_size();
+	uint64_t e;
+
+	int fd = sdfs_pagemap_open(pid);
+	if (fd < 0)
+		return fd == -ENOENT ? -ESRCH : fd;
+	ssize_t n = pread(fd, &e, sizeof(e), (off_t)(addr / ps * 8));
+	int err = n < 0 ? -errno : 0;
+	close(fd);
+	if (err < 0)
+		return err;
+	if (n != (ssize_t)sizeof(e))
+		return -ESRCH; /* the address space is gone */
+	/* a marker here cannot be told from swap without the mapping's
+	 * sharing: take it for a page (its read gives what is there) */
+	return sdfs_pagemap_is_page(e, false);
 }

@@ -13,3 +13,10 @@
  * mapped any more), -EACCES/-EPERM.
  */
 ssize_t sdfs_mem_read(pid_t pid, uint64_t addr, void *buf, size_t len);
+
+/*
+ * Whether the page at addr holds data now: 1 if it is present or
+ * swapped, 0 if not (not mapped, dropped, never populated), -ESRCH if the
+ * address space is gone, -errno. With the caller's credentials.
+ */
+int sdfs_page_held(pid_t pid, uint64_t addr);

@@ -198,7 +198,15 @@ int sdfs_maps_parse(char *text, struct sdfs_maps *out)
 
 int sdfs_maps_read(pid_t pid, struct sdfs_maps *out)
 {
+	return sdfs_maps_read_text(pid, out, NULL, NULL);
+}
+
+int sdfs_maps_read_text(pid_t pid, struct sdfs_maps *out, char **ret_text,
+			size_t *ret_len)
+{
 	char path[64], *text;
+	g_autofree char *copy = NULL;
+	size_t len = 0;
 	int r = -EINVAL;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
@@ -209,9 +217,20 @@ int sdfs_maps_read(pid_t pid, struct sdfs_maps *out)
 	 * fails to parse: read it again.
 	 */
 	for (int i = 0; i < MAPS_READ_TRIES && r == -EINVAL; i++) {
-		r = sdfs_read_file(path, &text, NULL);
+		r = sdfs_read_file(path, &text, &len);
 		if (r < 0)
 			return r;
+		g_free(copy);
+		copy = NULL;
+		if (ret_text) {
+			/* parsing cuts the text into paths */
+			copy = g_try_malloc(len + 1);
+			if (!copy) {
+				free(text);
+				return -ENOMEM;
+			}
+			memcpy(copy, text, len + 1);
+		}
 		r = sdfs_maps_parse(text, out);
 	}
 	if (r < 0)
@@ -228,6 +247,10 @@ int sdfs_maps_read(pid_t pid, struct sdfs_maps *out)
 		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) &&
 		    st.st_ino == v->inode)
 			v->device = false;
+	}
+	if (ret_text) {
+		*ret_text = g_steal_pointer(&copy);
+		*ret_len = len;
 	}
 	return 0;
 }

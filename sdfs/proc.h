@@ -40,6 +40,9 @@ int sdfs_maps_parse(char *text, struct sdfs_maps *out);
 
 /* Read and parse /proc/PID/maps with the calling thread's credentials. */
 int sdfs_maps_read(pid_t pid, struct sdfs_maps *out);
+/* The same, and a copy of the text read (NUL-terminated; g_free it). */
+int sdfs_maps_read_text(pid_t pid, struct sdfs_maps *out, char **ret_text,
+			size_t *ret_len);
 void sdfs_maps_free(struct sdfs_maps *m);
 
 /* Index of the vma containing addr, or -1. */

@@ -59,7 +59,8 @@ size_t sdfs_dirtyset_footprint(const struct sdfs_dirtyset *s)
 	return b;
 }
 
-ssize_t sdfs_dirtyset_add_vma(struct sdfs_dirtyset *s, const struct sdfs_vma *v)
+ssize_t sdfs_dirtyset_add_vma_info(struct sdfs_dirtyset *s,
+				   const struct sdfs_vma_info *v)
 {
 	if (s->nvmas && s->vmas[s->nvmas - 1].start == v->start &&
 	    s->vmas[s->nvmas - 1].end == v->end)
@@ -74,6 +75,15 @@ ssize_t sdfs_dirtyset_add_vma(struct sdfs_dirtyset *s, const struct sdfs_vma *v)
 	vi->end = v->end;
 	memcpy(vi->perms, v->perms, sizeof(vi->perms));
 	return (ssize_t)s->nvmas++;
+}
+
+ssize_t sdfs_dirtyset_add_vma(struct sdfs_dirtyset *s, const struct sdfs_vma *v)
+{
+	struct sdfs_vma_info vi = {.start = v->start,
+				   .end = v->end,
+				   .path = (char *)v->path};
+	memcpy(vi.perms, v->perms, sizeof(vi.perms));
+	return sdfs_dirtyset_add_vma_info(s, &vi);
 }
 
 /* ---- encoding ------------------------------------------------------------ */

@@ -73,6 +73,8 @@ void sdfs_dirtyset_clear(struct sdfs_dirtyset *s);
 /* Append the mapping v; returns its index or -ENOMEM. Appending the same
  * mapping (same start) twice in a row returns the existing index. */
 ssize_t sdfs_dirtyset_add_vma(struct sdfs_dirtyset *s, const struct sdfs_vma *v);
+ssize_t sdfs_dirtyset_add_vma_info(struct sdfs_dirtyset *s,
+				   const struct sdfs_vma_info *v);
 
 /*
  * Append [start, end) in mapping vma. Runs must arrive in ascending order;
@@ -94,6 +96,20 @@ void sdfs_dirtyset_seek(const struct sdfs_dirtyset *s, uint64_t addr,
 			struct sdfs_run_iter *it);
 /* The run at it, and advance; false at the end. */
 bool sdfs_run_iter_next(struct sdfs_run_iter *it, struct sdfs_run *out);
+
+/*
+ * Set operations (setops.c), into out (empty on entry), runs keeping
+ * the mapping they had in their source; on failure (-ENOMEM) out is to
+ * be discarded.
+ *   union: the pages of a or b (where both hold a page, the mapping of
+ *     the run that starts first: a and b describe the same maps);
+ *   subtract: the pages of a that are not in b.
+ */
+int sdfs_dirtyset_union(struct sdfs_dirtyset *out, const struct sdfs_dirtyset *a,
+			const struct sdfs_dirtyset *b);
+int sdfs_dirtyset_subtract(struct sdfs_dirtyset *out,
+			   const struct sdfs_dirtyset *a,
+			   const struct sdfs_dirtyset *b);
 
 /* Bytes of memory the set holds (for tests and benchmarks). */
 size_t sdfs_dirtyset_footprint(const struct sdfs_dirtyset *s);

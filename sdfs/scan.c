@@ -128,6 +128,51 @@ bool sdfs_have_scan_soft_dirty(void)
 	return have_scan_sd;
 }
 
+/* ---- markers ---------------------------------------------------------- */
+
+#define PM_MARKER_FRAME 0x1fULL /* swap type 31 (PTE marker), offset 0 */
+#define SWAPS_RECHECK_US 1000000 /* /proc/swaps read at most once a second */
+
+/* Whether any swap area is active (read from /proc/swaps, at most once a
+ * second: it is asked only for entries whose type the reader cannot see). */
+static bool swap_active(void)
+{
+	G_LOCK_DEFINE_STATIC(swaps);
+	static gint64 checked_at; /* g_get_monotonic_time(), 0: never */
+	static bool active;
+	gint64 now = g_get_monotonic_time();
+
+	G_LOCK(swaps);
+	if (!checked_at || now - checked_at >= SWAPS_RECHECK_US) {
+		g_autofree char *text = NULL;
+		active = true; /* cannot tell: assume swap, count the entry */
+		if (g_file_get_contents("/proc/swaps", &text, NULL, NULL)) {
+			/* a header line, then one line per active area */
+			const char *nl = strchr(text, '\n');
+			active = nl && nl[1] != '\0';
+		}
+		checked_at = now;
+	}
+	bool on = active;
+	G_UNLOCK(swaps);
+	return on;
+}
+
+bool sdfs_pagemap_is_page(uint64_t e, bool shared)
+{
+	if (e & PM_PRESENT)
+		return true;
+	if (!(e & PM_SWAP))
+		return false;
+	uint64_t frame = e & PM_PFN_MASK;
+	if (frame)
+		return frame != PM_MARKER_FRAME;
+	/* the type is hidden from this reader (no CAP_SYS_ADMIN) */
+	if (!(e & PM_UFFD_WP))
+		return true;
+	return !shared && swap_active();
+}
+
 /* ---- run accumulation -------------------------------------------------- */
 
 /* Adjacent pages of one mapping are merged into one run before the
@@ -172,13 +217,23 @@ static bool is_zero_pfn(uint64_t pfn)
 	       pfn < huge_zero_pfn + HPAGE_SIZE / sdfs_page_size();
 }
 
-static bool entry_dirty(uint64_t e, enum sdfs_scan_need need)
+static bool vma_shared(const struct sdfs_vma *v)
+{
+	return v->perms[3] == 's';
+}
+
+static bool entry_dirty(uint64_t e, enum sdfs_scan_need need,
+			const struct sdfs_vma *v)
 {
 	if (!(e & (PM_PRESENT | PM_SWAP)))
 		return false;
 	if (need == SDFS_NEED_SOFT_DIRTY && !(e & PM_SOFT_DIRTY))
 		return false;
 	if (need == SDFS_NEED_ANON && (e & PM_FILE))
+		return false;
+	if (need == SDFS_NEED_OWN && !vma_shared(v) && (e & PM_FILE))
+		return false;
+	if (!(e & PM_PRESENT) && !sdfs_pagemap_is_page(e, vma_shared(v)))
 		return false;
 	/* the zero page is present but holds nothing the process wrote;
 	 * PFNs are 0 without CAP_SYS_ADMIN, and then it cannot be told */
@@ -204,7 +259,7 @@ static int scan_vma_pread(int fd, struct emitter *em, uint64_t start,
 			return -ESRCH; /* the address space is gone (exit, exec) */
 		size_t n = (size_t)got / 8;
 		for (size_t i = 0; i < n; i++) {
-			if (!entry_dirty(buf[i], need))
+			if (!entry_dirty(buf[i], need, em->vma))
 				continue;
 			uint64_t a = addr + i * ps;
 			int r = emit(em, a, a + ps);
@@ -242,12 +297,37 @@ long sdfs_pagemap_scan(int pagemap_fd, struct pm_scan_arg *a)
 	return n;
 }
 
+/* Emit the pages of a swapped (not present) region that are real swap
+ * entries, not markers: pagemap tells them apart. */
+static int emit_swapped(int fd, struct emitter *em, uint64_t start,
+			uint64_t end)
+{
+	size_t ps = sdfs_page_size();
+
+	for (uint64_t a = start; a < end; a += ps) {
+		uint64_t e;
+		ssize_t n = pread(fd, &e, sizeof(e), (off_t)(a / ps * 8));
+		if (n < 0)
+			return errno == ESRCH ? -ESRCH : -errno;
+		if (n != sizeof(e))
+			return -ESRCH; /* the address space is gone */
+		if (!sdfs_pagemap_is_page(e, vma_shared(em->vma)))
+			continue;
+		int r = emit(em, a, a + ps);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 static int scan_vma_ioctl(int fd, struct emitter *em, uint64_t start,
 			  uint64_t end, enum sdfs_scan_need need,
 			  bool wp_matching, struct page_region *vec)
 {
 	uint64_t cat = need_category(need);
-	uint64_t not = PAGE_IS_PFNZERO | (need == SDFS_NEED_ANON ? PAGE_IS_FILE : 0);
+	bool file_out = need == SDFS_NEED_ANON ||
+			(need == SDFS_NEED_OWN && !vma_shared(em->vma));
+	uint64_t not = PAGE_IS_PFNZERO | (file_out ? PAGE_IS_FILE : 0);
 	/*
 	 * Always restrict to present or swapped pages and drop the zero
 	 * page. This also keeps the kernel off its fast path for
@@ -272,7 +352,12 @@ static int scan_vma_ioctl(int fd, struct emitter *em, uint64_t start,
 		if (n < 0)
 			return (int)n;
 		for (long i = 0; i < n; i++) {
-			int r = emit(em, vec[i].start, vec[i].end);
+			/* without a category, regions say present or swapped:
+			 * a swapped one may be markers */
+			int r = !cat && !(vec[i].categories & PAGE_IS_PRESENT)
+					? emit_swapped(fd, em, vec[i].start,
+						       vec[i].end)
+					: emit(em, vec[i].start, vec[i].end);
 			if (r)
 				return r;
 		}

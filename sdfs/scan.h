@@ -16,7 +16,22 @@ enum sdfs_scan_need {
 	 * mapping such as [vdso], a page becomes anonymous only when it is
 	 * written (copy on write) */
 	SDFS_NEED_ANON,
+	/*
+	 * Own pages (sdfs(5)): present or swapped, except the zero page and,
+	 * in a private mapping, pages that are not the process's own copy
+	 * (a file's page, pagemap bit 61 / PAGE_IS_FILE).
+	 */
+	SDFS_NEED_OWN,
 };
+
+/*
+ * Whether a pagemap entry is a page that holds data: present, or really
+ * swapped out -- not a uffd-wp or guard marker, which pagemap shows as a
+ * swap entry too (swap type 31, offset 0; readers without CAP_SYS_ADMIN
+ * see no type: a marker then is an entry with the uffd-wp bit in a shared
+ * mapping, which never holds swap entries, or on a system without swap).
+ */
+bool sdfs_pagemap_is_page(uint64_t entry, bool shared);
 
 /* Open /proc/PID/pagemap with the calling thread's credentials. */
 int sdfs_pagemap_open(pid_t pid);

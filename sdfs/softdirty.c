@@ -141,12 +141,12 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* Capture the dirty set and clear the bits; the process is stopped (or
- * nofreeze) around this. */
-static int capture_and_clear(struct sdfs_target *t, struct sdfs_dirtyset *out)
+/* Capture the dirty set and the own pages, and clear the bits; the
+ * process is stopped (or nofreeze) around this. */
+static int capture_and_clear(struct sdfs_target *t, struct sdfs_capture *out)
 {
 	struct sdfs_maps maps;
-	int r = sdfs_maps_read(t->pid, &maps);
+	int r = sdfs_maps_read_text(t->pid, &maps, &out->maps, &out->maps_len);
 	if (r < 0)
 		return r == -ENOENT ? -ESRCH : r;
 	int fd = sdfs_pagemap_open(t->pid);
@@ -159,9 +159,13 @@ static int capture_and_clear(struct sdfs_target *t, struct sdfs_dirtyset *out)
 		.from = 0,
 		.to = UINT64_MAX,
 		.fn = sdfs_scan_collect_fn,
-		.ctx = out,
+		.ctx = &out->dirty,
 	};
 	r = sdfs_scan(fd, &req, sd_need(t), false, false);
+	if (r == 0) {
+		req.ctx = &out->own;
+		r = sdfs_scan(fd, &req, SDFS_NEED_OWN, false, false);
+	}
 	close(fd);
 	sdfs_maps_free(&maps);
 	if (r < 0)
@@ -169,7 +173,7 @@ static int capture_and_clear(struct sdfs_target *t, struct sdfs_dirtyset *out)
 	return write_clear_refs(t->pid);
 }
 
-static int sd_clear(struct sdfs_target *t, struct sdfs_dirtyset *out,
+static int sd_clear(struct sdfs_target *t, struct sdfs_capture *out,
 		    struct sdfs_clear_stats *st)
 {
 	struct sdfs_freeze f;

@@ -44,6 +44,10 @@ struct sdfs_tracker {
 	struct sdfs_target tgt;
 	bool attached;
 	struct sdfs_snapshot *last;
+	/* the pages that held data at the last clear: its own pages and
+	 * what it captured; the next clear's dropped pages are those of
+	 * this set that it finds neither own nor captured */
+	struct sdfs_dirtyset held;
 	uint64_t frozen_us;
 };
 
@@ -143,17 +147,12 @@ const struct sdfs_backend *sdfs_backend_select(const char *name, char *reason,
 
 /* ---- snapshots ---------------------------------------------------------- */
 
-static struct sdfs_snapshot *snapshot_new(void)
-{
-	struct sdfs_snapshot *s = g_atomic_rc_box_new0(struct sdfs_snapshot);
-	sdfs_dirtyset_init(&s->set);
-	return s;
-}
-
 static void snapshot_clear(gpointer p)
 {
 	struct sdfs_snapshot *s = p;
 	sdfs_dirtyset_free(&s->set);
+	sdfs_dirtyset_free(&s->dropped);
+	g_free(s->maps);
 }
 
 void sdfs_snapshot_put(struct sdfs_snapshot *s)
@@ -178,6 +177,7 @@ static void tracker_free(struct sdfs_tracker *t)
 	if (t->tgt.pidfd >= 0)
 		close(t->tgt.pidfd);
 	sdfs_snapshot_put(t->last);
+	sdfs_dirtyset_free(&t->held);
 	g_mutex_clear(&t->lock);
 	g_free(t);
 }
@@ -403,18 +403,59 @@ int sdfs_tracker_page_dirty(struct sdfs_tracker *t, uint64_t addr)
 	return r;
 }
 
+static void capture_free(struct sdfs_capture *c)
+{
+	sdfs_dirtyset_free(&c->dirty);
+	sdfs_dirtyset_free(&c->own);
+	g_free(c->maps);
+}
+
+/*
+ * The snapshot of a capture: its dirty set and maps, and the pages held
+ * before (t->held) that it finds neither own nor captured. *held is what
+ * it holds, for the next one. (Called with t->lock.)
+ */
+static int snapshot_make(struct sdfs_tracker *t, struct sdfs_capture *c,
+			 struct sdfs_snapshot **ret, struct sdfs_dirtyset *held)
+{
+	struct sdfs_snapshot *s = g_atomic_rc_box_new0(struct sdfs_snapshot);
+	int r = sdfs_dirtyset_union(held, &c->own, &c->dirty);
+
+	if (r == 0)
+		r = sdfs_dirtyset_subtract(&s->dropped, &t->held, held);
+	if (r < 0) {
+		sdfs_snapshot_put(s);
+		return r;
+	}
+	s->set = c->dirty;
+	sdfs_dirtyset_init(&c->dirty);
+	s->maps = g_steal_pointer(&c->maps);
+	s->maps_len = c->maps_len;
+	*ret = s;
+	return 0;
+}
+
 int sdfs_tracker_clear(struct sdfs_tracker *t)
 {
 	struct sdfs_clear_stats st = {0};
-	struct sdfs_snapshot *snap = snapshot_new();
+	struct sdfs_capture cap = {0};
+	struct sdfs_dirtyset held;
+	struct sdfs_snapshot *snap = NULL;
 
+	sdfs_dirtyset_init(&held);
 	g_mutex_lock(&t->lock);
 	int r = pidfd_exited(t->tgt.pidfd) ? -ESRCH : 0;
 	if (!r)
-		r = t->engine->backend->clear(&t->tgt, &snap->set, &st);
+		r = t->engine->backend->clear(&t->tgt, &cap, &st);
 	/* whatever went wrong, a process that died meanwhile is ESRCH */
 	if (r < 0 && pidfd_exited(t->tgt.pidfd))
 		r = -ESRCH;
+	/* the epoch has ended in the kernel: from here on only memory can
+	 * fail, and then last/ keeps the older capture while the new epoch
+	 * runs (the pages of this one are then reported again: nothing is
+	 * lost, the next round copies them) */
+	if (r == 0)
+		r = snapshot_make(t, &cap, &snap, &held);
 	if (r == 0) {
 		snap->epoch = t->tgt.epoch;
 		clock_gettime(CLOCK_REALTIME, &snap->at);
@@ -422,10 +463,13 @@ int sdfs_tracker_clear(struct sdfs_tracker *t)
 		t->frozen_us = st.frozen_us;
 		sdfs_snapshot_put(t->last);
 		t->last = snap;
-		snap = NULL;
+		sdfs_dirtyset_free(&t->held);
+		t->held = held;
+		sdfs_dirtyset_init(&held);
 	}
 	g_mutex_unlock(&t->lock);
-	sdfs_snapshot_put(snap);
+	capture_free(&cap);
+	sdfs_dirtyset_free(&held);
 	if (r < 0 && r != -ESRCH && r != -ENOTSUP && r != -EBUSY)
 		sdfs_log("pid %d: clear failed: %s", (int)t->tgt.pid,
 			 strerror(-r));

@@ -15,7 +15,12 @@ struct sdfs_tracker;
 
 /* What the last clear captured. Immutable once published; refcounted. */
 struct sdfs_snapshot {
-	struct sdfs_dirtyset set;
+	struct sdfs_dirtyset set; /* written in the epoch it ended */
+	/* pages that held data at the clear before (own or captured) and
+	 * hold none at this one, with the mappings they were in then */
+	struct sdfs_dirtyset dropped;
+	char *maps; /* /proc/PID/maps at the clear */
+	size_t maps_len;
 	uint64_t epoch; /* the epoch this snapshot ended */
 	struct timespec at; /* CLOCK_REALTIME of the clear */
 };

@@ -385,7 +385,7 @@ static int setup(struct sdfs_target *t, struct uffd_state *st)
 	return 0;
 }
 
-static int uffd_clear(struct sdfs_target *t, struct sdfs_dirtyset *out,
+static int uffd_clear(struct sdfs_target *t, struct sdfs_capture *out,
 		      struct sdfs_clear_stats *stats)
 {
 	struct uffd_state *st = t->priv;
@@ -401,7 +401,10 @@ static int uffd_clear(struct sdfs_target *t, struct sdfs_dirtyset *out,
 			if (r < 0)
 				return r;
 		}
-		sdfs_dirtyset_clear(out);
+		sdfs_dirtyset_clear(&out->dirty);
+		sdfs_dirtyset_clear(&out->own);
+		g_free(out->maps);
+		out->maps = NULL;
 		r = sdfs_uffd_do_clear(t, st, out);
 		if (r < 0 && r != -EAGAIN && t->epoch == 0) {
 			/* leave the target as we found it */

@@ -195,7 +195,7 @@ static int hole_pass(struct uffd_state *st, const struct sdfs_vma *v)
 }
 
 int sdfs_uffd_do_clear(struct sdfs_target *t, struct uffd_state *st,
-		       struct sdfs_dirtyset *out)
+		       struct sdfs_capture *out)
 {
 	struct sdfs_maps maps = {0};
 	g_autofree enum vma_kind *kind = NULL;
@@ -203,7 +203,7 @@ int sdfs_uffd_do_clear(struct sdfs_target *t, struct uffd_state *st,
 	uint64_t hole_budget = 4 * HOLE_PASS_MAX;
 	int r;
 
-	r = sdfs_maps_read(t->pid, &maps);
+	r = sdfs_maps_read_text(t->pid, &maps, &out->maps, &out->maps_len);
 	if (r < 0)
 		return r == -ENOENT ? -ESRCH : r;
 	kind = g_new0(enum vma_kind, maps.n ? maps.n : 1);
@@ -255,7 +255,7 @@ int sdfs_uffd_do_clear(struct sdfs_target *t, struct uffd_state *st,
 			.from = maps.vmas[i].start,
 			.to = maps.vmas[i].end,
 			.fn = sdfs_scan_collect_fn,
-			.ctx = out,
+			.ctx = &out->dirty,
 		};
 		captured = i + 1;
 		r = sdfs_scan(st->pm_fd, &req,
@@ -278,6 +278,19 @@ int sdfs_uffd_do_clear(struct sdfs_target *t, struct uffd_state *st,
 		if (r < 0)
 			goto out;
 	}
+
+	/* 4. the own pages, now that the holes' markers are in place (they
+	 * are not pages: scan.c) */
+	struct sdfs_scan_req own = {
+		.maps = &maps,
+		.from = 0,
+		.to = UINT64_MAX,
+		.fn = sdfs_scan_collect_fn,
+		.ctx = &out->own,
+	};
+	r = sdfs_scan(st->pm_fd, &own, SDFS_NEED_OWN, false, false);
+	if (r < 0)
+		goto out;
 
 	if (!sdfs_uffd_mm_alive(st)) {
 		sdfs_uffd_mm_gone(t, st);

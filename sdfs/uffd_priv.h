@@ -37,6 +37,7 @@ bool sdfs_uffd_is_plain(const struct uffd_state *st, const struct sdfs_vma *v);
 bool sdfs_uffd_mm_alive(const struct uffd_state *st);
 /* The tracked mm is gone: forget it (the process exited or exec'd). */
 void sdfs_uffd_mm_gone(struct sdfs_target *t, struct uffd_state *st);
-/* Register, capture into out, re-protect (uffd_clear.c). */
+/* Register, capture into out, re-protect, and take the own pages
+ * (uffd_clear.c). */
 int sdfs_uffd_do_clear(struct sdfs_target *t, struct uffd_state *st,
-		       struct sdfs_dirtyset *out);
+		       struct sdfs_capture *out);

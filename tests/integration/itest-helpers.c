@@ -350,7 +350,9 @@ char *ranges_read_in(const Mount *m, pid_t pid, const char *file, guint64 start,
 	if (!t)
 		g_error("read %s: %s", p, g_strerror(errno));
 	g_autoptr(GArray) r = ranges_parse(t);
-	ranges_check_maps(r, pid);
+	/* dropped pages are of mappings at the clear before, maybe gone */
+	if (!g_str_has_suffix(file, "dropped_ranges"))
+		ranges_check_maps(r, pid);
 	return ranges_text_in(t, start, end);
 }
 
@@ -387,6 +389,13 @@ GArray *ranges_pages(GArray *r)
 char *page_name(guint64 addr)
 {
 	return g_strdup_printf("%016" G_GINT64_MODIFIER "x", addr);
+}
+
+char *page_path(const Mount *m, pid_t pid, const char *dir, guint64 addr)
+{
+	g_autofree char *n = page_name(addr);
+	g_autofree char *rel = g_strdup_printf("%s/%s", dir, n);
+	return mnt_path(m, pid, rel);
 }
 
 int read_page(const char *path, guint8 *buf)

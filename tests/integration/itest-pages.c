@@ -13,13 +13,6 @@
 
 #define P(n) ((guint64)(n)*itest_ps)
 
-static char *page_path(Fx *fx, pid_t pid, const char *dir, guint64 addr)
-{
-	g_autofree char *n = page_name(addr);
-	g_autofree char *rel = g_strdup_printf("%s/%s", dir, n);
-	return fx_path(fx, pid, rel);
-}
-
 static void assert_errno_in(const char *what, int r, int e, const int *ok,
 			    gsize n)
 {
@@ -40,11 +33,11 @@ static void test_content(Fx *fx, gconstpointer d)
 	g_free(wl_cmd(w, "fill a 0 8 11"));
 	guint8 *buf = g_malloc(2 * itest_ps);
 	for (int i = 0; i < 8; i++) {
-		g_autofree char *p = page_path(fx, w->pid, "pages", a + P(i));
+		g_autofree char *p = page_path(&fx->m, w->pid, "pages", a + P(i));
 		g_assert_cmpint(read_page(p, buf), ==, 0);
 		assert_pattern(buf, 11, i);
 	}
-	g_autofree char *p3 = page_path(fx, w->pid, "pages", a + P(3));
+	g_autofree char *p3 = page_path(&fx->m, w->pid, "pages", a + P(3));
 	int fd = open(p3, O_RDONLY);
 	g_assert_no_errno(fd);
 	g_assert_cmpint(pread(fd, buf, 100, itest_ps - 50), ==, 50);
@@ -74,7 +67,7 @@ static void test_clean_enoent(Fx *fx, gconstpointer d)
 	g_free(wl_cmd(w, "write a 3 2"));
 	struct stat st;
 	for (int i = 0; i < 8; i++) {
-		g_autofree char *p = page_path(fx, w->pid, "pages", a + P(i));
+		g_autofree char *p = page_path(&fx->m, w->pid, "pages", a + P(i));
 		int r = stat(p, &st);
 		if (i == 3) {
 			g_assert_no_errno(r);
@@ -86,7 +79,7 @@ static void test_clean_enoent(Fx *fx, gconstpointer d)
 		g_assert_cmpint(errno, ==, ENOENT);
 	}
 	time_t t0 = time(NULL);
-	g_autofree char *p = page_path(fx, w->pid, "pages", a + P(3));
+	g_autofree char *p = page_path(&fx->m, w->pid, "pages", a + P(3));
 	g_assert_no_errno(stat(p, &st));
 	time_t t1 = time(NULL);
 	g_assert_cmpint(st.st_mtime, >=, t0 - 1);
@@ -110,7 +103,7 @@ static void test_prot_none(Fx *fx, gconstpointer d)
 	g_autofree char *want = g_strconcat(l1, l2, NULL);
 	g_assert_cmpstr(got, ==, want);
 	guint8 buf[65536];
-	g_autofree char *p = page_path(fx, w->pid, "pages", a + P(2));
+	g_autofree char *p = page_path(&fx->m, w->pid, "pages", a + P(2));
 	g_assert_cmpint(read_page(p, buf), ==, 0);
 	assert_pattern(buf, 22, 2);
 }
@@ -196,10 +189,10 @@ static void test_last_captured(Fx *fx, gconstpointer d)
 	/* content is live */
 	g_free(wl_cmd(w, "write a 2 7"));
 	guint8 buf[65536];
-	g_autofree char *p2 = page_path(fx, w->pid, "last/pages", a + P(2));
+	g_autofree char *p2 = page_path(&fx->m, w->pid, "last/pages", a + P(2));
 	g_assert_cmpint(read_page(p2, buf), ==, 0);
 	assert_pattern(buf, 7, 2);
-	g_autofree char *p5 = page_path(fx, w->pid, "last/pages", a + P(5));
+	g_autofree char *p5 = page_path(&fx->m, w->pid, "last/pages", a + P(5));
 	g_assert_cmpint(read_page(p5, buf), ==, 0);
 	assert_pattern(buf, 1, 5);
 
@@ -219,7 +212,7 @@ static void test_last_captured(Fx *fx, gconstpointer d)
 	g_assert_cmpstr(in, ==, l);
 }
 
-/* A page of last/ that was unmapped since: listed, read gives EIO. */
+/* A page of last/ that was unmapped since: listed, but gone (ENOENT). */
 static void test_last_unmapped(Fx *fx, gconstpointer d)
 {
 	FX_REQUIRE(fx);
@@ -235,9 +228,9 @@ static void test_last_unmapped(Fx *fx, gconstpointer d)
 	g_assert_true(
 		g_ptr_array_find_with_equal_func(names, n, g_str_equal, NULL));
 	guint8 buf[65536];
-	g_autofree char *p = page_path(fx, w->pid, "last/pages", a + P(1));
-	g_assert_cmpint(read_page(p, buf), ==, -EIO);
-	g_autofree char *cur = page_path(fx, w->pid, "pages", a + P(1));
+	g_autofree char *p = page_path(&fx->m, w->pid, "last/pages", a + P(1));
+	g_assert_cmpint(read_page(p, buf), ==, -ENOENT);
+	g_autofree char *cur = page_path(&fx->m, w->pid, "pages", a + P(1));
 	struct stat sb;
 	g_assert_cmpint(stat(cur, &sb), ==, -1);
 	g_assert_cmpint(errno, ==, ENOENT);

@@ -99,6 +99,7 @@ void itest_register_pages(void);
 void itest_register_life(void);
 void itest_register_race(void);
 void itest_register_snapshot(void);
+void itest_register_last(void);
 
 /* ---- file system helpers (itest-helpers.c) ---- */
 
@@ -124,7 +125,8 @@ GArray *ranges_parse(const char *text);
 void ranges_check_maps(GArray *r, pid_t pid);
 /* The lines of `text` whose range intersects [start, end), joined. */
 char *ranges_text_in(const char *text, guint64 start, guint64 end);
-/* Read MNT/PID/FILE, validate it, return the lines within [start,end). */
+/* Read MNT/PID/FILE, validate it (against the maps unless it is
+ * last/dropped_ranges), return the lines within [start,end). */
 char *ranges_read_in(const Mount *m, pid_t pid, const char *file, guint64 start,
 		     guint64 end);
 /* One expected line: START-END PAGES PERMS[ PATH]\n */
@@ -136,6 +138,8 @@ GArray *ranges_pages(GArray *r);
 
 /* Page file name: 16 hex digits. */
 char *page_name(guint64 addr);
+/* MNT/PID/DIR/ADDR of the page at addr (DIR: pages, last/pages). */
+char *page_path(const Mount *m, pid_t pid, const char *dir, guint64 addr);
 /* Read a page through sdfs: 0 or -errno. */
 int read_page(const char *path, guint8 *buf);
 /* Assert buf holds the workload pattern for (byte, idx). */

@@ -18,6 +18,8 @@
  * read-only touch mprotect NAME FIRST COUNT PROT        ok munmap NAME ok remap
  * NAME                            ok ADDR   munmap + anon mmap, same address
  *   mremap NAME NEWPAGES                  ok ADDR   moves to a new address
+ *   madvise NAME FIRST COUNT ADVICE       ok        dontneed, free, remove,
+ *                                                   pageout
  *   scribble NAME COUNT SEED              ok        COUNT random page writes
  *   threads NAME N [PAUSE_US]             ok TID..  racing writers, page i*k..
  * of NAME idle N                                ok TID..  threads blocked
@@ -344,6 +346,34 @@ static void cmd_mprotect(char **av, int ac)
 	reply("ok");
 }
 
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+/* madvise NAME FIRST COUNT dontneed|free|remove|pageout */
+static void cmd_madvise(char **av, int ac)
+{
+	static const struct {
+		const char *name;
+		int advice;
+	} advs[] = {{"dontneed", MADV_DONTNEED}, {"free", MADV_FREE},
+		    {"remove", MADV_REMOVE}, {"pageout", MADV_PAGEOUT}};
+	if (ac != 5)
+		return reply("err usage: madvise NAME FIRST COUNT ADVICE");
+	size_t first = strtoul(av[2], NULL, 0), n = strtoul(av[3], NULL, 0);
+	struct region *r = lookup(av[1], first, n);
+	if (!r)
+		return;
+	for (size_t i = 0; i < sizeof(advs) / sizeof(advs[0]); i++)
+		if (!strcmp(av[4], advs[i].name)) {
+			if (madvise(r->addr + first * ps, n * ps,
+				    advs[i].advice) < 0)
+				return reply("err madvise: %s", strerror(errno));
+			return reply("ok");
+		}
+	reply("err unknown advice %s", av[4]);
+}
+
 static void cmd_munmap(char **av, int ac)
 {
 	struct region *r = ac == 2 ? lookup(av[1], 0, 0) : NULL;
@@ -617,6 +647,8 @@ static void dispatch(char **av, int ac)
 		cmd_read(av, ac);
 	else if (!strcmp(c, "mprotect"))
 		cmd_mprotect(av, ac);
+	else if (!strcmp(c, "madvise"))
+		cmd_madvise(av, ac);
 	else if (!strcmp(c, "munmap"))
 		cmd_munmap(av, ac);
 	else if (!strcmp(c, "remap"))

@@ -58,11 +58,29 @@ static int scan_into(struct sdfs_target *st, struct sdfs_dirtyset *s)
 	return r;
 }
 
+/* A clear; the dirty set it captured into s (empty on failure). */
+static int clear_capture(struct sdfs_target *st, struct sdfs_dirtyset *s,
+			 struct sdfs_clear_stats *cs)
+{
+	struct sdfs_capture c;
+
+	memset(&c, 0, sizeof(c));
+	sdfs_dirtyset_free(s);
+	int r = B->clear(st, &c, cs);
+	if (r == 0) {
+		*s = c.dirty;
+		sdfs_dirtyset_init(&c.dirty);
+	}
+	sdfs_dirtyset_free(&c.dirty);
+	sdfs_dirtyset_free(&c.own);
+	g_free(c.maps);
+	return r;
+}
+
 static int clear_into(struct sdfs_target *st, struct sdfs_dirtyset *s)
 {
 	struct sdfs_clear_stats cs;
-	sdfs_dirtyset_clear(s);
-	int r = B->clear(st, s, &cs);
+	int r = clear_capture(st, s, &cs);
 	if (r == 0)
 		st->epoch++;
 	return r;
@@ -408,8 +426,7 @@ static void test_kill9(void)
 				B->attach(&st);
 				st.epoch = 0;
 				for (int k = 0; k < 1 + round % 3; k++) {
-					sdfs_dirtyset_clear(&s);
-					if (B->clear(&st, &s, NULL) == 0)
+					if (clear_capture(&st, &s, NULL) == 0)
 						st.epoch++;
 				}
 				B->detach(&st);
