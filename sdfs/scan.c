@@ -130,7 +130,8 @@ bool sdfs_have_scan_soft_dirty(void)
 
 /* ---- markers ---------------------------------------------------------- */
 
-#define PM_MARKER_FRAME 0x1fULL /* swap type 31 (PTE marker), offset 0 */
+#define PM_SWAP_TYPE 0x1fULL /* bits 0-4 of a swap entry: its type */
+#define SWP_PTE_MARKER 0x1fULL /* the type of PTE markers; the offset says which */
 #define SWAPS_RECHECK_US 1000000 /* /proc/swaps read at most once a second */
 
 /* Whether any swap area is active (read from /proc/swaps, at most once a
@@ -166,7 +167,7 @@ bool sdfs_pagemap_is_page(uint64_t e, bool shared)
 		return false;
 	uint64_t frame = e & PM_PFN_MASK;
 	if (frame)
-		return frame != PM_MARKER_FRAME;
+		return (frame & PM_SWAP_TYPE) != SWP_PTE_MARKER;
 	/* the type is hidden from this reader (no CAP_SYS_ADMIN) */
 	if (!(e & PM_UFFD_WP))
 		return true;

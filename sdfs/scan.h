@@ -27,7 +27,7 @@ enum sdfs_scan_need {
 /*
  * Whether a pagemap entry is a page that holds data: present, or really
  * swapped out -- not a uffd-wp or guard marker, which pagemap shows as a
- * swap entry too (swap type 31, offset 0; readers without CAP_SYS_ADMIN
+ * swap entry too (swap type 31, the offset saying which marker; readers without CAP_SYS_ADMIN
  * see no type: a marker then is an entry with the uffd-wp bit in a shared
  * mapping, which never holds swap entries, or on a system without swap).
  */
