@@ -98,7 +98,7 @@ valgrind_run() {
 	# inode encoding, rendering, every parser through the fuzz corpora).
 	# Not test-proc, whose self-checks read the process's own maps,
 	# which valgrind changes ([stack]).
-	local tests=(test-ranges test-inode test-render)
+	local tests=(test-ranges test-setops test-inode test-render test-changetext)
 	local t
 	for t in $(meson test -C build-ci --list 2>/dev/null | sed -n 's|^sdfs:unit / \(replay-.*\)$|\1|p'); do
 		tests+=("$t")
