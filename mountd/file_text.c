@@ -51,7 +51,8 @@ static int text_done(struct sdfs_file *f, struct sdfs_text *t)
 static int count_fn(void *ctx, const struct sdfs_vma *vma, uint64_t start,
 		    uint64_t end)
 {
-	*(uint64_t *)ctx += (end - start) / sdfs_page_size();
+	uint64_t *n = ctx;
+	*n = vma ? *n + (end - start) / sdfs_page_size() : 0;
 	return 0;
 }
 
@@ -59,13 +60,8 @@ static int status_open(struct sdfs_req *r, struct sdfs_file *f)
 {
 	struct sdfs_tracker_info info;
 	uint64_t dirty = 0;
-	int err = -EAGAIN;
+	int err = sdfs_tracker_scan(f->tracker, 0, UINT64_MAX, count_fn, &dirty);
 
-	for (int i = 0; i < SDFS_SCAN_RETRIES && err == -EAGAIN; i++) {
-		dirty = 0;
-		err = sdfs_tracker_scan(f->tracker, 0, UINT64_MAX, count_fn,
-					&dirty);
-	}
 	if (err < 0)
 		return err;
 	struct sdfs_text *t = text_start(f);
@@ -193,15 +189,11 @@ static ssize_t ranges_read(fuse_req_t req, struct sdfs_file *f, char *buf,
 static int dirty_open(struct sdfs_req *r, struct sdfs_file *f)
 {
 	struct ranges *g = ranges_start(f);
-	int err = -EAGAIN;
 
 	if (!g)
 		return -ENOMEM;
-	for (int i = 0; i < SDFS_SCAN_RETRIES && err == -EAGAIN; i++) {
-		sdfs_dirtyset_clear(&g->own);
-		err = sdfs_tracker_scan(f->tracker, 0, UINT64_MAX,
-					sdfs_scan_collect_fn, &g->own);
-	}
+	int err = sdfs_tracker_scan(f->tracker, 0, UINT64_MAX,
+				    sdfs_scan_collect_fn, &g->own);
 	return err < 0 ? err : ranges_done(f, g, &g->own);
 }
 

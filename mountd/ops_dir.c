@@ -31,6 +31,7 @@ struct sdfs_dirbuf {
 	size_t size, used;
 	const struct sdfs_proc_id *id;
 	enum sdfs_kind child_kind;
+	size_t used_before; /* where a restarted scan starts again */
 	bool plus; /* READDIRPLUS */
 	const struct timespec *mtime; /* last/pages/: the clear's time */
 };
@@ -320,6 +321,10 @@ static int pages_run_fn(void *ctx, const struct sdfs_vma *vma, uint64_t start,
 {
 	struct sdfs_dirbuf *b = ctx;
 
+	if (!vma) { /* the scan starts over */
+		b->used = b->used_before;
+		return 0;
+	}
 	for (uint64_t a = start; a < end; a += b->m->page_size)
 		if (!add_page(b, a))
 			return 1; /* full: stop the scan */
@@ -331,18 +336,13 @@ static int pages_fill(fuse_req_t req, struct sdfs_dirbuf *b,
 {
 	uint64_t from = (uint64_t)(off - OFF_FIRST) * b->m->page_size;
 	struct sdfs_cred_saved saved;
-	size_t used = b->used;
 	int r = sdfs_req_enter(req, &saved);
 
 	if (r < 0)
 		return r;
 	b->child_kind = SDFS_K_PAGE;
-	r = -EAGAIN;
-	for (int i = 0; i < SDFS_SCAN_RETRIES && r == -EAGAIN; i++) {
-		b->used = used;
-		r = sdfs_tracker_scan(d->tracker, from, UINT64_MAX,
-				      pages_run_fn, b);
-	}
+	b->used_before = b->used;
+	r = sdfs_tracker_scan(d->tracker, from, UINT64_MAX, pages_run_fn, b);
 	sdfs_cred_leave(&saved);
 	return r < 0 ? r : 0;
 }

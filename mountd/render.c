@@ -115,15 +115,6 @@ void sdfs_render_dirtyset(struct sdfs_text *out, const struct sdfs_dirtyset *s)
 	}
 }
 
-int sdfs_render_run_fn(void *text, const struct sdfs_vma *vma,
-		       uint64_t start, uint64_t end)
-{
-	struct sdfs_text *t = text;
-
-	sdfs_render_range(t, start, end, vma->perms, vma->path);
-	return t->failed ? -ENOMEM : 0;
-}
-
 void sdfs_render_status(struct sdfs_text *out, const struct sdfs_tracker_info *i,
 			uint64_t dirty_pages)
 {

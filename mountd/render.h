@@ -32,7 +32,3 @@ void sdfs_render_dirtyset(struct sdfs_text *out, const struct sdfs_dirtyset *s);
 void sdfs_render_status(struct sdfs_text *out, const struct sdfs_tracker_info *i,
 			uint64_t dirty_pages);
 
-/* A run callback (sdfs_run_fn) appending lines to a struct sdfs_text;
- * -ENOMEM when they no longer fit. */
-int sdfs_render_run_fn(void *text, const struct sdfs_vma *vma,
-		       uint64_t start, uint64_t end);

@@ -55,11 +55,7 @@ int sdfs_req_process(struct sdfs_mount *m, pid_t pid,
 int sdfs_req_tracker(struct sdfs_mount *m, const struct sdfs_proc_id *id,
 		     struct sdfs_tracker **ret)
 {
-	struct sdfs_tracker *t = sdfs_tracker_get(m->engine, id);
-	if (!t)
-		return errno ? -errno : -ENOENT;
-	*ret = t;
-	return 0;
+	return sdfs_tracker_get(m->engine, id, ret);
 }
 
 int sdfs_req_begin(struct sdfs_req *r, fuse_req_t req,

@@ -15,6 +15,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cleanup.h"
+#include "proc.h"
 #include "access.h"
 #include "log.h"
 
@@ -102,20 +104,11 @@ void sdfs_cred_leave(struct sdfs_cred_saved *s)
 
 int sdfs_access_check(pid_t pid, enum sdfs_access_mode mode)
 {
-	char path[64];
-
 	/* the kernel checks PTRACE_MODE_READ to open pagemap and
 	 * PTRACE_MODE_ATTACH to open mem, with our current credentials */
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid,
-		 mode == SDFS_ACCESS_ATTACH ? "mem" : "pagemap");
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT || errno == ESRCH)
-			return -ENOENT;
-		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
-			return -errno;
-		return -EACCES;
-	}
-	close(fd);
-	return 0;
+	sdfs_autofd int fd = sdfs_proc_open(
+		pid, mode == SDFS_ACCESS_ATTACH ? "mem" : "pagemap", O_RDONLY);
+	if (fd == -ESRCH || sdfs_err_resource(fd))
+		return fd;
+	return fd < 0 ? -EACCES : 0;
 }

@@ -14,7 +14,9 @@
  * Called for each run of dirty pages, in ascending order, never crossing
  * a mapping; vma is the mapping the run lies in. Return 0 to go on, a
  * positive value to stop the scan (the scan then returns that value), or
- * -errno to abort.
+ * -errno to abort. Called with vma NULL when a scan starts over (the
+ * process exec'd during it: sdfs_tracker_scan): forget the runs given so
+ * far.
  */
 typedef int (*sdfs_run_fn)(void *ctx, const struct sdfs_vma *vma,
 			   uint64_t start, uint64_t end);

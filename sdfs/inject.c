@@ -77,6 +77,7 @@
 
 #include <glib.h>
 
+#include "cleanup.h"
 #include "compat.h"
 #include "inject.h"
 #include "scan.h"
@@ -148,15 +149,13 @@ static bool search_vma(pid_t pid, int pm_fd, const struct sdfs_vma *v,
 /* A syscall instruction in pid's executable mappings, [vdso] first. */
 static int find_syscall_insn(pid_t pid, uint64_t *out)
 {
-	struct sdfs_maps m = {0};
+	g_auto(SdfsMaps) m = {0};
 	int r = sdfs_maps_read(pid, &m);
 	if (r < 0)
-		return r == -ENOENT ? -ESRCH : r;
-	int pm = sdfs_pagemap_open(pid);
-	if (pm < 0) {
-		sdfs_maps_free(&m);
-		return pm == -ENOENT ? -ESRCH : pm;
-	}
+		return r;
+	sdfs_autofd int pm = sdfs_pagemap_open(pid);
+	if (pm < 0)
+		return pm;
 	/* no mappings: the mm is gone (exiting) */
 	r = m.n ? -ENOEXEC : -ESRCH;
 	for (size_t i = 0; i < m.n && r < 0; i++)
@@ -175,8 +174,6 @@ static int find_syscall_insn(pid_t pid, uint64_t *out)
 		if (strcmp(m.vmas[i].path, "[vdso]") == 0 &&
 		    search_vma(pid, pm, &m.vmas[i], false, out))
 			r = 0;
-	close(pm);
-	sdfs_maps_free(&m);
 	return r;
 }
 

@@ -6,18 +6,16 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "pages.h"
 #include "proc.h"
 #include "scan.h"
 
 static ssize_t mem_pread(pid_t pid, uint64_t addr, void *buf, size_t len)
 {
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = sdfs_proc_open(pid, "mem", O_RDONLY);
 	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
+		return fd;
 	size_t done = 0;
 	while (done < len) {
 		ssize_t r = pread(fd, (char *)buf + done, len - done,
@@ -65,14 +63,12 @@ int sdfs_page_held(pid_t pid, uint64_t addr)
 	size_t ps = sdfs_page_size();
 	uint64_t e;
 
-	int fd = sdfs_pagemap_open(pid);
+	sdfs_autofd int fd = sdfs_pagemap_open(pid);
 	if (fd < 0)
-		return fd == -ENOENT ? -ESRCH : fd;
+		return fd;
 	ssize_t n = pread(fd, &e, sizeof(e), (off_t)(addr / ps * 8));
-	int err = n < 0 ? -errno : 0;
-	close(fd);
-	if (err < 0)
-		return err;
+	if (n < 0)
+		return -errno;
 	if (n != (ssize_t)sizeof(e))
 		return -ESRCH; /* the address space is gone */
 	/* a marker here cannot be told from swap without the mapping's

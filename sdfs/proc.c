@@ -12,6 +12,7 @@
 
 #include <glib.h>
 
+#include "cleanup.h"
 #include "proc.h"
 
 #define PF_KTHREAD 0x00200000UL
@@ -28,49 +29,70 @@ size_t sdfs_page_size(void)
 	return ps;
 }
 
-int sdfs_read_file(const char *path, char **ret_buf, size_t *ret_len)
+int sdfs_proc_open(pid_t pid, const char *name, int flags)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	char path[64];
 
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	else
+		snprintf(path, sizeof(path), "/proc/self/%s", name);
+	int fd = open(path, flags | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH ? -ESRCH : -errno;
+	return fd;
+}
+
+/* Read fd to its end into a NUL-terminated malloc'ed buffer. */
+static int read_whole(int fd, char **ret_buf, size_t *ret_len)
+{
 	size_t cap = READ_CHUNK, len = 0;
-	char *buf = malloc(cap + 1);
-	if (!buf) {
-		close(fd);
+	g_autofree char *buf = g_try_malloc(cap + 1);
+
+	if (!buf)
 		return -ENOMEM;
-	}
 	for (;;) {
 		if (len == cap) {
-			char *nb = realloc(buf, cap * 2 + 1);
-			if (!nb) {
-				free(buf);
-				close(fd);
+			char *nb = g_try_realloc(buf, cap * 2 + 1);
+			if (!nb)
 				return -ENOMEM;
-			}
 			buf = nb;
 			cap *= 2;
 		}
 		ssize_t r = read(fd, buf + len, cap - len);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			int err = -errno;
-			free(buf);
-			close(fd);
-			/* reading a dead process's files gives ESRCH */
-			return err == -ESRCH ? -ENOENT : err;
-		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		/* reading a dead process's files gives ESRCH */
+		if (r < 0)
+			return -errno;
 		if (r == 0)
 			break;
 		len += (size_t)r;
 	}
-	close(fd);
 	buf[len] = '\0';
-	*ret_buf = buf;
+	*ret_buf = g_steal_pointer(&buf);
 	if (ret_len)
 		*ret_len = len;
 	return 0;
+}
+
+int sdfs_read_file(const char *path, char **ret_buf, size_t *ret_len)
+{
+	sdfs_autofd int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	return read_whole(fd, ret_buf, ret_len);
+}
+
+int sdfs_proc_read(pid_t pid, const char *name, char **ret_buf,
+		   size_t *ret_len)
+{
+	sdfs_autofd int fd = sdfs_proc_open(pid, name, O_RDONLY);
+
+	if (fd < 0)
+		return fd;
+	return read_whole(fd, ret_buf, ret_len);
 }
 
 /* Parse a hex number ending at a delimiter; advances *p. */
@@ -204,12 +226,11 @@ int sdfs_maps_read(pid_t pid, struct sdfs_maps *out)
 int sdfs_maps_read_text(pid_t pid, struct sdfs_maps *out, char **ret_text,
 			size_t *ret_len)
 {
-	char path[64], *text;
+	char *text;
 	g_autofree char *copy = NULL;
 	size_t len = 0;
 	int r = -EINVAL;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	/*
 	 * The kernel hands out maps one page of text per read(), taking the
 	 * mmap lock anew each time; a mapping that changed in between can
@@ -217,7 +238,7 @@ int sdfs_maps_read_text(pid_t pid, struct sdfs_maps *out, char **ret_text,
 	 * fails to parse: read it again.
 	 */
 	for (int i = 0; i < MAPS_READ_TRIES && r == -EINVAL; i++) {
-		r = sdfs_read_file(path, &text, &len);
+		r = sdfs_proc_read(pid, "maps", &text, &len);
 		if (r < 0)
 			return r;
 		g_free(copy);
@@ -455,16 +476,17 @@ int sdfs_status_parse(const char *buf, size_t len, struct sdfs_status *out)
 }
 
 /* Read a small /proc file into buf (NUL-terminated); its length or -errno. */
-static ssize_t read_small(const char *path, char *buf, size_t size)
+/* One read of /proc/PID/NAME into buf (NUL-terminated): bytes or -errno,
+ * -ESRCH for a process that is not there. */
+static ssize_t read_small(pid_t pid, const char *name, char *buf, size_t size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	sdfs_autofd int fd = sdfs_proc_open(pid, name, O_RDONLY);
+
 	if (fd < 0)
-		return -errno;
+		return fd;
 	ssize_t n = read(fd, buf, size - 1);
-	int err = errno;
-	close(fd);
 	if (n < 0)
-		return -err;
+		return -errno;
 	buf[n] = '\0';
 	return n;
 }
@@ -472,37 +494,36 @@ static ssize_t read_small(const char *path, char *buf, size_t size)
 int sdfs_proc_identify_flags(pid_t pid, unsigned flags,
 			     struct sdfs_proc_id *out)
 {
-	char path[64], buf[4096];
+	char buf[4096];
 	struct sdfs_stat st;
 	ssize_t n;
 
 	if (pid <= 0)
-		return -ENOENT;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	n = read_small(path, buf, sizeof(buf));
+		return -ESRCH;
+	n = read_small(pid, "stat", buf, sizeof(buf));
 	/* out of descriptors or memory is not "no such process" */
 	if (sdfs_err_resource((int)n))
 		return (int)n;
 	if (n < 0 || sdfs_stat_parse(buf, (size_t)n, &st) < 0)
-		return -ENOENT;
+		return -ESRCH;
 	/* no kernel threads; no zombies (no address space) */
 	if (st.pid != pid || (st.flags & PF_KTHREAD) || st.state == 'Z' ||
 	    st.state == 'X' || st.vsize == 0)
-		return -ENOENT;
+		return -ESRCH;
 	/* leaders only: /proc/TID of a thread resolves too */
 	if (!(flags & SDFS_ID_LEADER_KNOWN)) {
 		struct sdfs_status ss;
-		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-		n = read_small(path, buf, sizeof(buf));
+		n = read_small(pid, "status", buf, sizeof(buf));
 		if (sdfs_err_resource((int)n))
 			return (int)n;
 		if (n < 0 || sdfs_status_parse(buf, (size_t)n, &ss) < 0 ||
 		    ss.tgid != pid)
-			return -ENOENT;
+			return -ESRCH;
 	}
 	/* the owner /proc shows: the effective ids, root if not dumpable */
-	if (sdfs_proc_owner(pid, out) < 0)
-		return -ENOENT;
+	int r = sdfs_proc_owner(pid, out);
+	if (r < 0)
+		return r;
 	out->pid = pid;
 	out->starttime = st.starttime;
 	return 0;
@@ -520,7 +541,7 @@ int sdfs_proc_owner(pid_t pid, struct sdfs_proc_id *id)
 
 	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
 	if (stat(path, &sb) < 0)
-		return -ENOENT;
+		return sdfs_err_resource(-errno) ? -errno : -ESRCH;
 	id->uid = sb.st_uid;
 	id->gid = sb.st_gid;
 	return 0;

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <glib.h>
+
 /* One line of /proc/PID/maps. */
 struct sdfs_vma {
 	uint64_t start, end; /* [start, end) */
@@ -25,6 +27,7 @@ struct sdfs_maps {
 	size_t n;
 	char *text; /* backing storage for the paths */
 };
+typedef struct sdfs_maps SdfsMaps;
 
 /*
  * Parse one maps line (without or with its trailing newline). On success
@@ -38,12 +41,14 @@ int sdfs_maps_parse_line(const char *line, size_t len, struct sdfs_vma *out,
  * NUL-terminated). Returns 0 or -errno. */
 int sdfs_maps_parse(char *text, struct sdfs_maps *out);
 
-/* Read and parse /proc/PID/maps with the calling thread's credentials. */
+/* Read and parse /proc/PID/maps with the calling thread's credentials
+ * (-ESRCH: no such process). */
 int sdfs_maps_read(pid_t pid, struct sdfs_maps *out);
 /* The same, and a copy of the text read (NUL-terminated; g_free it). */
 int sdfs_maps_read_text(pid_t pid, struct sdfs_maps *out, char **ret_text,
 			size_t *ret_len);
 void sdfs_maps_free(struct sdfs_maps *m);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(SdfsMaps, sdfs_maps_free)
 
 /* Index of the vma containing addr, or -1. */
 ssize_t sdfs_maps_find(const struct sdfs_maps *m, uint64_t addr);
@@ -87,7 +92,8 @@ struct sdfs_proc_id {
 
 /*
  * Identify pid as a process sdfs shows: a thread-group leader with an
- * address space (not a kernel thread, not a zombie). 0, or -ENOENT.
+ * address space (not a kernel thread, not a zombie). 0, -ESRCH, or
+ * -EMFILE/-ENFILE/-ENOMEM.
  */
 int sdfs_proc_identify(pid_t pid, struct sdfs_proc_id *out);
 
@@ -97,7 +103,7 @@ int sdfs_proc_identify(pid_t pid, struct sdfs_proc_id *out);
 int sdfs_proc_identify_flags(pid_t pid, unsigned flags,
 			     struct sdfs_proc_id *out);
 
-/* Fill id->uid and id->gid with the owner /proc shows for pid. */
+/* Fill id->uid and id->gid with the owner /proc shows for pid (-ESRCH). */
 int sdfs_proc_owner(pid_t pid, struct sdfs_proc_id *id);
 
 /* Parse a decimal PID name ("1234"): no sign, no leading zeros, no
@@ -115,8 +121,19 @@ static inline bool sdfs_err_resource(int r)
 	return r == -EMFILE || r == -ENFILE || r == -ENOMEM;
 }
 
-/* Read a small /proc file into a NUL-terminated malloc'ed buffer. */
+/*
+ * Errors: the engine says ESRCH for a process that does not exist or is
+ * gone, whatever /proc said (ENOENT at open, ESRCH at read); the daemon
+ * decides what its caller sees (mountd/req.c).
+ */
+
+/* Read a file into a NUL-terminated malloc'ed buffer. */
 int sdfs_read_file(const char *path, char **ret_buf, size_t *ret_len);
+/* open /proc/PID/NAME (pid 0: /proc/self): an fd, -ESRCH, -errno. */
+int sdfs_proc_open(pid_t pid, const char *name, int flags);
+/* sdfs_read_file of /proc/PID/NAME; -ESRCH for a process not there. */
+int sdfs_proc_read(pid_t pid, const char *name, char **ret_buf,
+		   size_t *ret_len);
 
 /* Page size of the system (cached sysconf). */
 size_t sdfs_page_size(void);

@@ -111,5 +111,8 @@ int sdfs_dirtyset_subtract(struct sdfs_dirtyset *out,
 			   const struct sdfs_dirtyset *a,
 			   const struct sdfs_dirtyset *b);
 
+typedef struct sdfs_dirtyset SdfsDirtyset;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(SdfsDirtyset, sdfs_dirtyset_free)
+
 /* Bytes of memory the set holds (for tests and benchmarks). */
 size_t sdfs_dirtyset_footprint(const struct sdfs_dirtyset *s);

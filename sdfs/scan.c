@@ -32,13 +32,7 @@
 
 int sdfs_pagemap_open(pid_t pid)
 {
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ESRCH ? -ENOENT : -errno;
-	return fd;
+	return sdfs_proc_open(pid, "pagemap", O_RDONLY);
 }
 
 /* ---- what the kernel offers, probed once ---------------------------- */
@@ -429,6 +423,10 @@ int sdfs_scan_collect_fn(void *dirtyset, const struct sdfs_vma *vma,
 			 uint64_t start, uint64_t end)
 {
 	struct sdfs_dirtyset *s = dirtyset;
+	if (!vma) {
+		sdfs_dirtyset_clear(s);
+		return 0;
+	}
 	ssize_t idx = sdfs_dirtyset_add_vma(s, vma);
 	if (idx < 0)
 		return (int)idx;

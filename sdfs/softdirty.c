@@ -16,6 +16,7 @@
 
 #include <glib.h>
 
+#include "cleanup.h"
 #include "backend.h"
 #include "compat.h"
 #include "freeze.h"
@@ -24,19 +25,11 @@
 
 static int write_clear_refs(pid_t pid)
 {
-	char path[64];
+	sdfs_autofd int fd = sdfs_proc_open(pid, "clear_refs", O_WRONLY);
 
-	if (pid)
-		snprintf(path, sizeof(path), "/proc/%d/clear_refs", (int)pid);
-	else
-		snprintf(path, sizeof(path), "/proc/self/clear_refs");
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	ssize_t w = write(fd, "4", 1);
-	int err = w == 1 ? 0 : -errno;
-	close(fd);
-	return err;
+		return fd;
+	return write(fd, "4", 1) == 1 ? 0 : -errno;
 }
 
 static int self_bit55(int fd, const volatile char *p, bool *set)
@@ -126,12 +119,11 @@ static enum sdfs_scan_need sd_need(const struct sdfs_target *t)
 
 static int sd_scan(struct sdfs_target *t, const struct sdfs_scan_req *req)
 {
-	int fd = sdfs_pagemap_open(t->pid);
+	sdfs_autofd int fd = sdfs_pagemap_open(t->pid);
+
 	if (fd < 0)
-		return fd == -ENOENT ? -ESRCH : fd;
-	int r = sdfs_scan(fd, req, sd_need(t), false, false);
-	close(fd);
-	return r;
+		return fd;
+	return sdfs_scan(fd, req, sd_need(t), false, false);
 }
 
 static uint64_t mono_us(void)
@@ -145,15 +137,13 @@ static uint64_t mono_us(void)
  * process is stopped (or nofreeze) around this. */
 static int capture_and_clear(struct sdfs_target *t, struct sdfs_capture *out)
 {
-	struct sdfs_maps maps;
+	g_auto(SdfsMaps) maps = {0};
 	int r = sdfs_maps_read_text(t->pid, &maps, &out->maps, &out->maps_len);
 	if (r < 0)
-		return r == -ENOENT ? -ESRCH : r;
-	int fd = sdfs_pagemap_open(t->pid);
-	if (fd < 0) {
-		sdfs_maps_free(&maps);
-		return fd == -ENOENT ? -ESRCH : fd;
-	}
+		return r;
+	sdfs_autofd int fd = sdfs_pagemap_open(t->pid);
+	if (fd < 0)
+		return fd;
 	struct sdfs_scan_req req = {
 		.maps = &maps,
 		.from = 0,
@@ -166,8 +156,6 @@ static int capture_and_clear(struct sdfs_target *t, struct sdfs_capture *out)
 		req.ctx = &out->own;
 		r = sdfs_scan(fd, &req, SDFS_NEED_OWN, false, false);
 	}
-	close(fd);
-	sdfs_maps_free(&maps);
 	if (r < 0)
 		return r;
 	return write_clear_refs(t->pid);

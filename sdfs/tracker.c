@@ -147,18 +147,28 @@ const struct sdfs_backend *sdfs_backend_select(const char *name, char *reason,
 
 /* ---- snapshots ---------------------------------------------------------- */
 
-static void snapshot_clear(gpointer p)
+static struct sdfs_snapshot *snapshot_new(void)
 {
-	struct sdfs_snapshot *s = p;
-	sdfs_dirtyset_free(&s->set);
-	sdfs_dirtyset_free(&s->dropped);
-	g_free(s->maps);
+	struct sdfs_snapshot *s = g_try_new0(struct sdfs_snapshot, 1);
+	if (s)
+		s->ref = 1;
+	return s;
+}
+
+static struct sdfs_snapshot *snapshot_ref(struct sdfs_snapshot *s)
+{
+	g_atomic_int_inc(&s->ref);
+	return s;
 }
 
 void sdfs_snapshot_put(struct sdfs_snapshot *s)
 {
-	if (s)
-		g_atomic_rc_box_release_full(s, snapshot_clear);
+	if (!s || !g_atomic_int_dec_and_test(&s->ref))
+		return;
+	sdfs_dirtyset_free(&s->set);
+	sdfs_dirtyset_free(&s->dropped);
+	g_free(s->maps);
+	g_free(s);
 }
 
 /* ---- trackers ------------------------------------------------------------ */
@@ -194,24 +204,22 @@ void sdfs_tracker_put(struct sdfs_tracker *t)
 		tracker_free(t);
 }
 
-static struct sdfs_tracker *tracker_new(struct sdfs_engine *e,
-					const struct sdfs_proc_id *id)
+static int tracker_new(struct sdfs_engine *e, const struct sdfs_proc_id *id,
+		       struct sdfs_tracker **ret)
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, id->pid, 0);
-	if (pidfd < 0) {
-		if (!sdfs_err_resource(-errno))
-			errno = ENOENT;
-		return NULL;
-	}
+	if (pidfd < 0)
+		return sdfs_err_resource(-errno) ? -errno : -ESRCH;
 	/* the pid may have been reused between identify and pidfd_open */
 	struct sdfs_proc_id now;
 	int r = sdfs_proc_identify(id->pid, &now);
-	if (r < 0 || now.starttime != id->starttime) {
+	if (r == 0 && now.starttime != id->starttime)
+		r = -ESRCH;
+	struct sdfs_tracker *t = r < 0 ? NULL : g_try_new0(struct sdfs_tracker, 1);
+	if (!t) {
 		close(pidfd);
-		errno = sdfs_err_resource(r) ? -r : ENOENT;
-		return NULL;
+		return r < 0 ? r : -ENOMEM;
 	}
-	struct sdfs_tracker *t = g_new0(struct sdfs_tracker, 1);
 	t->engine = e;
 	t->ref = 1;
 	g_mutex_init(&t->lock);
@@ -226,12 +234,12 @@ static struct sdfs_tracker *tracker_new(struct sdfs_engine *e,
 				 (int)id->pid, e->backend->name, strerror(-r));
 			t->tgt.pidfd = pidfd;
 			tracker_free(t);
-			errno = -r;
-			return NULL;
+			return r;
 		}
 		t->attached = true;
 	}
-	return t;
+	*ret = t;
+	return 0;
 }
 
 /* Let the reaper know when t's process exits. (Called with e->lock.) */
@@ -281,10 +289,11 @@ static gpointer reaper_main(gpointer data)
 	}
 }
 
-struct sdfs_tracker *sdfs_tracker_get(struct sdfs_engine *e,
-				      const struct sdfs_proc_id *id)
+int sdfs_tracker_get(struct sdfs_engine *e, const struct sdfs_proc_id *id,
+		     struct sdfs_tracker **ret)
 {
 	struct sdfs_tracker *t;
+	int r = 0;
 
 	g_mutex_lock(&e->lock);
 	t = g_hash_table_lookup(e->by_pid, GINT_TO_POINTER(id->pid));
@@ -295,8 +304,8 @@ struct sdfs_tracker *sdfs_tracker_get(struct sdfs_engine *e,
 		t = NULL;
 	}
 	if (!t) {
-		t = tracker_new(e, id);
-		if (t) {
+		r = tracker_new(e, id, &t);
+		if (r == 0) {
 			g_hash_table_insert(e->by_pid, GINT_TO_POINTER(id->pid),
 					    sdfs_tracker_ref(t));
 			watch_exit(e, t);
@@ -305,7 +314,9 @@ struct sdfs_tracker *sdfs_tracker_get(struct sdfs_engine *e,
 		sdfs_tracker_ref(t);
 	}
 	g_mutex_unlock(&e->lock);
-	return t;
+	if (r == 0)
+		*ret = t;
+	return r;
 }
 
 int sdfs_engine_known(struct sdfs_engine *e, pid_t pid,
@@ -362,7 +373,7 @@ static int scan_locked(struct sdfs_tracker *t, uint64_t from, uint64_t to,
 		return -ESRCH;
 	int r = sdfs_maps_read(t->tgt.pid, &maps);
 	if (r < 0)
-		return r == -ENOENT ? -ESRCH : r;
+		return r;
 	struct sdfs_scan_req req = {
 		.maps = &maps, .from = from, .to = to, .fn = fn, .ctx = ctx};
 	r = t->engine->backend->scan(&t->tgt, &req);
@@ -379,8 +390,14 @@ static int scan_locked(struct sdfs_tracker *t, uint64_t from, uint64_t to,
 int sdfs_tracker_scan(struct sdfs_tracker *t, uint64_t from, uint64_t to,
 		      sdfs_run_fn fn, void *ctx)
 {
+	int r = -EAGAIN;
+
 	g_mutex_lock(&t->lock);
-	int r = scan_locked(t, from, to, fn, ctx);
+	for (int i = 0; i < SDFS_SCAN_RETRIES && r == -EAGAIN; i++) {
+		if (i)
+			fn(ctx, NULL, 0, 0); /* starting over */
+		r = scan_locked(t, from, to, fn, ctx);
+	}
 	g_mutex_unlock(&t->lock);
 	return r;
 }
@@ -388,19 +405,16 @@ int sdfs_tracker_scan(struct sdfs_tracker *t, uint64_t from, uint64_t to,
 static int stop_at_first(void *ctx, const struct sdfs_vma *vma,
 			 uint64_t start, uint64_t end)
 {
-	return 1;
+	return vma ? 1 : 0;
 }
 
 int sdfs_tracker_page_dirty(struct sdfs_tracker *t, uint64_t addr)
 {
 	size_t ps = sdfs_page_size();
-	int r = -EAGAIN;
 
 	if (addr % ps)
 		return 0;
-	for (int i = 0; i < SDFS_SCAN_RETRIES && r == -EAGAIN; i++)
-		r = sdfs_tracker_scan(t, addr, addr + ps, stop_at_first, NULL);
-	return r;
+	return sdfs_tracker_scan(t, addr, addr + ps, stop_at_first, NULL);
 }
 
 static void capture_free(struct sdfs_capture *c)
@@ -418,7 +432,9 @@ static void capture_free(struct sdfs_capture *c)
 static int snapshot_make(struct sdfs_tracker *t, struct sdfs_capture *c,
 			 struct sdfs_snapshot **ret, struct sdfs_dirtyset *held)
 {
-	struct sdfs_snapshot *s = g_atomic_rc_box_new0(struct sdfs_snapshot);
+	struct sdfs_snapshot *s = snapshot_new();
+	if (!s)
+		return -ENOMEM;
 	int r = sdfs_dirtyset_union(held, &c->own, &c->dirty);
 
 	if (r == 0)
@@ -479,8 +495,7 @@ int sdfs_tracker_clear(struct sdfs_tracker *t)
 struct sdfs_snapshot *sdfs_tracker_last(struct sdfs_tracker *t)
 {
 	g_mutex_lock(&t->lock);
-	struct sdfs_snapshot *s = t->last ? g_atomic_rc_box_acquire(t->last)
-					  : NULL;
+	struct sdfs_snapshot *s = t->last ? snapshot_ref(t->last) : NULL;
 	g_mutex_unlock(&t->lock);
 	return s;
 }

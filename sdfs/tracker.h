@@ -15,6 +15,7 @@ struct sdfs_tracker;
 
 /* What the last clear captured. Immutable once published; refcounted. */
 struct sdfs_snapshot {
+	gint ref;
 	struct sdfs_dirtyset set; /* written in the epoch it ended */
 	/* pages that held data at the clear before (own or captured) and
 	 * hold none at this one, with the mappings they were in then */
@@ -53,12 +54,13 @@ const struct sdfs_backend *sdfs_backend_select(const char *name, char *reason,
 					      size_t len);
 
 /*
- * The tracker for the process id (created on first use). Returns a new
- * reference, or NULL with errno set (ENOENT if the process does not exist
- * or is not id any more). Drop with sdfs_tracker_put.
+ * The tracker for the process id (created on first use): a new reference
+ * in *ret (drop with sdfs_tracker_put) and 0; -ESRCH if the process does
+ * not exist or is not id any more; -EMFILE, -ENOMEM, ...; or the
+ * backend's error attaching.
  */
-struct sdfs_tracker *sdfs_tracker_get(struct sdfs_engine *e,
-				      const struct sdfs_proc_id *id);
+int sdfs_tracker_get(struct sdfs_engine *e, const struct sdfs_proc_id *id,
+		     struct sdfs_tracker **ret);
 struct sdfs_tracker *sdfs_tracker_ref(struct sdfs_tracker *t);
 void sdfs_tracker_put(struct sdfs_tracker *t);
 
@@ -82,9 +84,9 @@ int sdfs_tracker_alive(struct sdfs_tracker *t);
 /*
  * Scan the current epoch's dirty set over [from, to) (trackable mappings
  * only), calling fn for each run; see sdfs_run_fn. Reads /proc/PID/maps
- * and pagemap with the calling thread's credentials. -EAGAIN: the
- * process exec'd during the scan; what fn was given is void, scan again
- * (SDFS_SCAN_RETRIES times is plenty).
+ * and pagemap with the calling thread's credentials. A process that
+ * exec'd during the scan is scanned again (fn is told with a NULL vma),
+ * up to SDFS_SCAN_RETRIES times, then -EAGAIN.
  */
 #define SDFS_SCAN_RETRIES 3
 int sdfs_tracker_scan(struct sdfs_tracker *t, uint64_t from, uint64_t to,
@@ -99,5 +101,10 @@ int sdfs_tracker_clear(struct sdfs_tracker *t);
 /* The snapshot of the last clear (NULL before the first); a reference. */
 struct sdfs_snapshot *sdfs_tracker_last(struct sdfs_tracker *t);
 void sdfs_snapshot_put(struct sdfs_snapshot *s);
+
+typedef struct sdfs_tracker SdfsTracker;
+typedef struct sdfs_snapshot SdfsSnapshot;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SdfsTracker, sdfs_tracker_put)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SdfsSnapshot, sdfs_snapshot_put)
 
 void sdfs_tracker_info(struct sdfs_tracker *t, struct sdfs_tracker_info *out);

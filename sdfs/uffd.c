@@ -44,6 +44,7 @@
 
 #include <glib.h>
 
+#include "cleanup.h"
 #include "backend.h"
 #include "compat.h"
 #include "inject_priv.h"
@@ -269,12 +270,11 @@ void sdfs_uffd_mm_gone(struct sdfs_target *t, struct uffd_state *st)
 /* Every present page: epoch 0, or a new image after exec. */
 static int scan_all(struct sdfs_target *t, const struct sdfs_scan_req *req)
 {
-	int fd = sdfs_pagemap_open(t->pid);
+	sdfs_autofd int fd = sdfs_pagemap_open(t->pid);
+
 	if (fd < 0)
-		return fd == -ENOENT ? -ESRCH : fd;
-	int r = sdfs_scan(fd, req, SDFS_NEED_NOTHING, false, false);
-	close(fd);
-	return r;
+		return fd;
+	return sdfs_scan(fd, req, SDFS_NEED_NOTHING, false, false);
 }
 
 static int uffd_scan(struct sdfs_target *t, const struct sdfs_scan_req *req)
@@ -360,7 +360,7 @@ static int setup(struct sdfs_target *t, struct uffd_state *st)
 	 * pagemap fd is the one on the dead mm, and that is detected */
 	st->pm_fd = sdfs_pagemap_open(t->pid);
 	if (st->pm_fd < 0) {
-		int r = st->pm_fd == -ENOENT ? -ESRCH : st->pm_fd;
+		int r = st->pm_fd;
 		st->pm_fd = -1;
 		return r;
 	}

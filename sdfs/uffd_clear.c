@@ -205,7 +205,7 @@ int sdfs_uffd_do_clear(struct sdfs_target *t, struct uffd_state *st,
 
 	r = sdfs_maps_read_text(t->pid, &maps, &out->maps, &out->maps_len);
 	if (r < 0)
-		return r == -ENOENT ? -ESRCH : r;
+		return r;
 	kind = g_new0(enum vma_kind, maps.n ? maps.n : 1);
 
 	/* 1. register */

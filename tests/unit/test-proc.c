@@ -581,7 +581,7 @@ static void test_maps_self(void)
 	sdfs_maps_free(&m);
 	g_free(heap);
 
-	g_assert_cmpint(sdfs_maps_read(INT_MAX, &m), ==, -ENOENT);
+	g_assert_cmpint(sdfs_maps_read(INT_MAX, &m), ==, -ESRCH);
 }
 
 /* A maps file larger than one read chunk (64 KiB) is read whole. */
@@ -1109,11 +1109,11 @@ static void test_identify_bad_pids(void)
 
 	memset(&id, 0xaa, sizeof(id));
 	before = id;
-	g_assert_cmpint(sdfs_proc_identify(0, &id), ==, -ENOENT);
-	g_assert_cmpint(sdfs_proc_identify(-1, &id), ==, -ENOENT);
-	g_assert_cmpint(sdfs_proc_identify(INT_MIN, &id), ==, -ENOENT);
-	g_assert_cmpint(sdfs_proc_identify(INT_MAX, &id), ==, -ENOENT);
-	g_assert_cmpint(sdfs_proc_identify(4194304, &id), ==, -ENOENT);
+	g_assert_cmpint(sdfs_proc_identify(0, &id), ==, -ESRCH);
+	g_assert_cmpint(sdfs_proc_identify(-1, &id), ==, -ESRCH);
+	g_assert_cmpint(sdfs_proc_identify(INT_MIN, &id), ==, -ESRCH);
+	g_assert_cmpint(sdfs_proc_identify(INT_MAX, &id), ==, -ESRCH);
+	g_assert_cmpint(sdfs_proc_identify(4194304, &id), ==, -ESRCH);
 	g_assert_cmpmem(&id, sizeof(id), &before, sizeof(before));
 
 	/* a reaped child */
@@ -1123,7 +1123,7 @@ static void test_identify_bad_pids(void)
 		_exit(0);
 	g_assert_cmpint(waitpid(c, NULL, 0), ==, c);
 	if (kill(c, 0) < 0 && errno == ESRCH)
-		g_assert_cmpint(sdfs_proc_identify(c, &id), ==, -ENOENT);
+		g_assert_cmpint(sdfs_proc_identify(c, &id), ==, -ESRCH);
 }
 
 struct thr {
@@ -1154,7 +1154,7 @@ static void test_identify_thread(void)
 	g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)t.tid);
 	g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
 	/* ... but it is not a thread-group leader */
-	g_assert_cmpint(sdfs_proc_identify(t.tid, &id), ==, -ENOENT);
+	g_assert_cmpint(sdfs_proc_identify(t.tid, &id), ==, -ESRCH);
 	g_assert_cmpint(sdfs_proc_identify(getpid(), &id), ==, 0);
 	pthread_barrier_wait(&t.b);
 	g_assert_cmpint(pthread_join(th, NULL), ==, 0);
@@ -1179,9 +1179,9 @@ static void test_identify_zombie(void)
 	g_assert_cmpint(sdfs_read_file(path, &buf, &len), ==, 0);
 	g_assert_cmpint(sdfs_stat_parse(buf, len, &st), ==, 0);
 	g_assert_cmpint(st.state, ==, 'Z');
-	g_assert_cmpint(sdfs_proc_identify(c, &id), ==, -ENOENT);
+	g_assert_cmpint(sdfs_proc_identify(c, &id), ==, -ESRCH);
 	g_assert_cmpint(waitpid(c, NULL, 0), ==, c);
-	g_assert_cmpint(sdfs_proc_identify(c, &id), ==, -ENOENT);
+	g_assert_cmpint(sdfs_proc_identify(c, &id), ==, -ESRCH);
 }
 
 /* A stopped process still has its address space: it is shown. */
@@ -1223,7 +1223,7 @@ static void test_identify_kthread(void)
 		g_test_skip("pid 2 is not a kernel thread here");
 		return;
 	}
-	g_assert_cmpint(sdfs_proc_identify(2, &id), ==, -ENOENT);
+	g_assert_cmpint(sdfs_proc_identify(2, &id), ==, -ESRCH);
 }
 
 /* ---------------------------------------------------------- read_file */
