@@ -144,14 +144,15 @@ static void test_pid_dir(Fx *fx, gconstpointer d)
 	g_assert_cmpuint(st.st_mode & 07777, ==, 0400);
 	g_assert_cmpint(st.st_size, ==, (off_t)itest_ps);
 
-	/* after a clear, last/ holds dirty_ranges and pages/ */
+	/* after a clear, last/ holds dirty_ranges, pages/ and image */
 	do_clear(&fx->m, w->pid);
 	g_autofree char *last = fx_path(fx, w->pid, "last");
 	g_autoptr(GPtrArray) le = list_dir(last);
 	g_assert_nonnull(le);
-	g_assert_cmpuint(le->len, ==, 2);
+	g_assert_cmpuint(le->len, ==, 3);
 	g_assert_true(contains(le, "dirty_ranges"));
 	g_assert_true(contains(le, "pages"));
+	g_assert_true(contains(le, "image"));
 	g_autofree char *lrel = g_strdup_printf("last/pages/%s", pn);
 	g_autofree char *lpage = fx_path(fx, w->pid, lrel);
 	g_assert_no_errno(stat(lpage, &st));
