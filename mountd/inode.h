@@ -32,6 +32,7 @@ enum sdfs_kind {
 	SDFS_K_LAST_CHANGES,
 	SDFS_K_LAST_MAPS,
 	SDFS_K_LAST_PAGES,
+	SDFS_K_LAST_IMAGE,
 	/* page kinds last: their numbers use bit 63 */
 	SDFS_K_PAGE, /* pages/ADDR */
 	SDFS_K_LAST_PAGE, /* last/pages/ADDR */

@@ -29,6 +29,9 @@ struct sdfs_file_class {
 	/* Writable files only: act on a write of buf. 0 or -errno. */
 	int (*write)(fuse_req_t req, struct sdfs_file *f, const char *buf,
 		     size_t size);
+	/* SEEK_DATA / SEEK_HOLE at off: 0 and *ret, or -errno (NULL: the
+	 * whole file is data, ops_file.c) */
+	int (*lseek)(struct sdfs_file *f, off_t off, int whence, uint64_t *ret);
 	/* the content is made at open: st_size means nothing */
 	bool direct_io;
 };
@@ -70,5 +73,6 @@ extern const struct sdfs_dir_class sdfs_dir_root, sdfs_dir_fixed,
 extern const struct sdfs_file_class sdfs_file_clear, sdfs_file_status,
 	sdfs_file_dirty, sdfs_file_last_dirty, sdfs_file_last_dropped,
 	sdfs_file_last_changes, sdfs_file_last_maps, sdfs_file_page,
-	sdfs_file_last_page;
+	sdfs_file_last_page, sdfs_file_last_image;
 int sdfs_last_page_attr(struct sdfs_req *r, bool open_file, struct stat *st);
+int sdfs_last_image_attr(struct sdfs_req *r, bool open_file, struct stat *st);

@@ -85,6 +85,7 @@ const struct fuse_lowlevel_ops sdfs_ops = {
 	.read = sdfs_op_read,
 	.write = sdfs_op_write,
 	.release = sdfs_op_release,
+	.lseek = sdfs_op_lseek,
 	.mknod = op_mknod,
 	.mkdir = op_mkdir,
 	.unlink = op_unlink,

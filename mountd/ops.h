@@ -92,5 +92,7 @@ void sdfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void sdfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		   size_t size, off_t off, struct fuse_file_info *fi);
 void sdfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void sdfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		   struct fuse_file_info *fi);
 void sdfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		     int to_set, struct fuse_file_info *fi);

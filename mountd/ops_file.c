@@ -114,13 +114,40 @@ void sdfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
+/*
+ * One read buffer per worker thread, kept from read to read: fresh memory
+ * for every read of last/image (up to 1 MiB) would be mapped, faulted in
+ * page by page and unmapped each time. Freed when the thread exits; it
+ * never holds more than the largest read the kernel sends.
+ */
+struct read_buf {
+	size_t cap;
+	char data[];
+};
+static GPrivate read_buf_key = G_PRIVATE_INIT(g_free);
+
+static char *read_buf(size_t size)
+{
+	struct read_buf *b = g_private_get(&read_buf_key);
+
+	if (!b || b->cap < size) {
+		struct read_buf *n = g_try_malloc(sizeof(*n) + size);
+		if (!n)
+			return NULL;
+		n->cap = size;
+		g_private_replace(&read_buf_key, n);
+		b = n;
+	}
+	return b->data;
+}
+
 static void op_read(fuse_req_t req, struct sdfs_file *f, size_t size, off_t off)
 {
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	char *buf = g_try_malloc(size ? size : 1);
+	char *buf = read_buf(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -130,7 +157,6 @@ static void op_read(fuse_req_t req, struct sdfs_file *f, size_t size, off_t off)
 		sdfs_reply_err(req, (int)n, SDFS_AT_FILE);
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
-	g_free(buf);
 }
 
 void sdfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -144,6 +170,45 @@ void sdfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	op_read(req, f, size, off);
+	sdfs_handle_drop(&f->h);
+}
+
+/* The length of a file whose class has no lseek: all of it is data. */
+static uint64_t plain_size(struct sdfs_mount *m, const struct sdfs_file *f)
+{
+	/* text made at open, or a page file */
+	return f->info->file->direct_io ? f->len : m->page_size;
+}
+
+void sdfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		   struct fuse_file_info *fi)
+{
+	/* h is the first member of struct sdfs_file */
+	struct sdfs_file *f = (struct sdfs_file *)sdfs_handle_get(fi->fh);
+	uint64_t pos = 0;
+	int err = 0;
+
+	if (!f) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	/* the kernel sends only these; ENOSYS would make it stop sending
+	 * LSEEK for every file of the mount */
+	if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+		err = -EINVAL;
+	} else if (f->info->file->lseek) {
+		err = f->info->file->lseek(f, off, whence, &pos);
+	} else {
+		uint64_t size = plain_size(mnt_of(req), f);
+		if (off < 0 || (uint64_t)off >= size)
+			err = -ENXIO;
+		else
+			pos = whence == SEEK_DATA ? (uint64_t)off : size;
+	}
+	if (err < 0)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_lseek(req, (off_t)pos);
 	sdfs_handle_drop(&f->h);
 }
 

@@ -70,6 +70,8 @@ static void usage(void)
 	       "  --max-files N       largest page set read file by file (200000)\n"
 	       "  --rsync-max-files N largest page set copied with rsync (50000)\n"
 	       "  --rss-pages N       dirty pages for the RSS row (1000000; 0: skip)\n"
+	       "  --image-sizes LIST  sizes for the last/image rows (1,16; 0: skip)\n"
+	       "  --image-only        only the last/image rows\n"
 	       "  --nullfs PATH       tests/bench/nullfs: adds the FUSE-floor rows\n"
 	       "  --floor-files N     files in the FUSE-floor rows (10000)\n"
 	       "  --rss-no-read       the RSS row does not read every page file\n"
@@ -94,6 +96,7 @@ static void parse_opts(int argc, char **argv)
 		{"rsync-max-files", 1, 0, 'M'}, {"rss-pages", 1, 0, 'R'},
 		{"backend", 1, 0, 'b'}, {"tmp", 1, 0, 'T'}, {"vec", 1, 0, 'V'},
 		{"rss-no-read", 0, 0, 'x'}, {"no-daemon", 0, 0, 'N'}, {"no-rsync", 0, 0, 'n'}, {"thp", 0, 0, 'H'},
+		{"image-sizes", 1, 0, 'I'}, {"image-only", 0, 0, 'O'},
 		{"quick", 0, 0, 'q'}, {"out", 1, 0, 'o'}, {"help", 0, 0, 'h'},
 		{0, 0, 0, 0}};
 	char *items[MAX_LIST];
@@ -113,6 +116,9 @@ static void parse_opts(int argc, char **argv)
 	o.threads[0] = 1;
 	o.threads[1] = 64;
 	o.nthreads = 2;
+	o.image_sizes[0] = 1UL << 30;
+	o.image_sizes[1] = 16UL << 30;
+	o.nimage_sizes = 2;
 	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'S': o.sdfs = optarg; break;
@@ -146,6 +152,14 @@ static void parse_opts(int argc, char **argv)
 				o.threads[i] = (unsigned)strtoul(items[i], NULL, 10);
 			o.nthreads = n;
 			break;
+		case 'I':
+			n = split(optarg, items);
+			o.nimage_sizes = 0;
+			for (int i = 0; i < n; i++)
+				if (strcmp(items[i], "0"))
+					o.image_sizes[o.nimage_sizes++] = parse_size(items[i]);
+			break;
+		case 'O': o.image_only = true; break;
 		case 'r': o.runs = atoi(optarg); break;
 		case 'P': o.procs = atoi(optarg); break;
 		case 'm': o.max_files = strtoull(optarg, NULL, 10); break;
@@ -172,6 +186,8 @@ static void parse_opts(int argc, char **argv)
 			o.procs = 50;
 			o.rss_pages = 2048;
 			o.floor_files = 1000;
+			o.image_sizes[0] = 16UL << 20;
+			o.nimage_sizes = 1;
 			break;
 		case 'o': o.out = optarg; break;
 		case 'v': verbose = true; break;
@@ -261,14 +277,16 @@ int main(int argc, char **argv)
 	char load0[16], load1[16];
 	loadavg(load0, sizeof(load0));
 	double t0 = now_s();
-	if (o.procs > 0)
+	if (o.procs > 0 && !o.image_only)
 		bench_ls();
-	for (int i = 0; i < o.nsizes; i++)
+	for (int i = 0; i < o.nsizes && !o.image_only; i++)
 		bench_size(o.sizes[i]);
-	if (o.rss_pages > 0)
+	if (o.rss_pages > 0 && !o.image_only)
 		bench_rss();
-	if (o.nullfs && o.floor_files > 0)
+	if (o.nullfs && o.floor_files > 0 && !o.image_only)
 		bench_floor();
+	for (int i = 0; i < o.nimage_sizes && !o.no_daemon; i++)
+		bench_image(o.image_sizes[i]);
 
 	if (!o.no_daemon) {
 		const char *why = dmn.pid > 0 && kill(dmn.pid, 0) == 0 ? NULL : "daemon died";

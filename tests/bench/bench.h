@@ -186,6 +186,9 @@ struct opts {
 	int procs;
 	uint64_t max_files, rsync_max_files, rss_pages, floor_files;
 	size_t vec;
+	size_t image_sizes[MAX_LIST];
+	int nimage_sizes;
+	bool image_only;
 	bool no_daemon, no_rsync, thp, rss_no_read;
 };
 
@@ -198,3 +201,4 @@ void bench_ls(void);
 void bench_size(size_t size);
 void bench_rss(void);
 void bench_floor(void);
+void bench_image(size_t size); /* image.c */

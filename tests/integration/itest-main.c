@@ -329,5 +329,6 @@ int main(int argc, char **argv)
 	itest_register_race();
 	itest_register_snapshot();
 	itest_register_last();
+	itest_register_image();
 	return g_test_run();
 }

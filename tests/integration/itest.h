@@ -100,6 +100,7 @@ void itest_register_life(void);
 void itest_register_race(void);
 void itest_register_snapshot(void);
 void itest_register_last(void);
+void itest_register_image(void);
 
 /* ---- file system helpers (itest-helpers.c) ---- */
 

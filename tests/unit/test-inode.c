@@ -13,6 +13,7 @@
 static const enum sdfs_kind file_kinds[] = {
 	SDFS_K_PIDDIR, SDFS_K_CLEAR,	  SDFS_K_DIRTY,	     SDFS_K_PAGES,
 	SDFS_K_LAST,   SDFS_K_LAST_DIRTY, SDFS_K_LAST_PAGES, SDFS_K_STATUS,
+	SDFS_K_LAST_IMAGE,
 };
 static const enum sdfs_kind page_kinds[] = {SDFS_K_PAGE, SDFS_K_LAST_PAGE};
 
@@ -218,6 +219,8 @@ static void test_kind_child(void)
 		{SDFS_K_PIDDIR, "status", SDFS_K_STATUS},
 		{SDFS_K_LAST, "dirty_ranges", SDFS_K_LAST_DIRTY},
 		{SDFS_K_LAST, "pages", SDFS_K_LAST_PAGES},
+		{SDFS_K_LAST, "image", SDFS_K_LAST_IMAGE},
+		{SDFS_K_PIDDIR, "image", -ENOENT},
 		{SDFS_K_PIDDIR, "", -ENOENT},
 		{SDFS_K_PIDDIR, ".", -ENOENT},
 		{SDFS_K_PIDDIR, "..", -ENOENT},
@@ -256,13 +259,14 @@ static void test_kind_names(void)
 	static const enum sdfs_kind fixed[] = {
 		SDFS_K_CLEAR,	   SDFS_K_DIRTY,  SDFS_K_PAGES,
 		SDFS_K_LAST,	   SDFS_K_STATUS, SDFS_K_LAST_DIRTY,
-		SDFS_K_LAST_PAGES,
+		SDFS_K_LAST_PAGES, SDFS_K_LAST_IMAGE,
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++) {
 		const char *name = sdfs_kind_name(fixed[i]);
 		g_assert_nonnull(name);
 		enum sdfs_kind parent = (fixed[i] == SDFS_K_LAST_DIRTY ||
-					 fixed[i] == SDFS_K_LAST_PAGES)
+					 fixed[i] == SDFS_K_LAST_PAGES ||
+					 fixed[i] == SDFS_K_LAST_IMAGE)
 						? SDFS_K_LAST
 						: SDFS_K_PIDDIR;
 		g_assert_cmpint(sdfs_kind_child(parent, name), ==, fixed[i]);
@@ -279,7 +283,7 @@ static void test_kind_names(void)
 		{SDFS_K_PAGES, true},	    {SDFS_K_LAST, true},
 		{SDFS_K_LAST_DIRTY, false}, {SDFS_K_LAST_PAGES, true},
 		{SDFS_K_STATUS, false},	    {SDFS_K_PAGE, false},
-		{SDFS_K_LAST_PAGE, false},
+		{SDFS_K_LAST_PAGE, false}, {SDFS_K_LAST_IMAGE, false},
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(dirs); i++)
 		g_assert_cmpint(sdfs_kind_is_dir(dirs[i].k), ==, dirs[i].dir);

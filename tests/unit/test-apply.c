@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Tests of tools/sdfs-apply on files in a scratch directory (no mount):
+ * only the data extents of the image land in the base, dropped ranges and
+ * zero pages become holes, the base is never shortened, bad input fails.
+ * The program's path comes in SDFS_APPLY.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#define B 4096u /* the unit of the test's offsets */
+
+static const char *apply_exe;
+static char *dir;
+
+static char *path_of(const char *name)
+{
+	return g_build_filename(dir, name, NULL);
+}
+
+/* Write len bytes of value v at page pg of path (created if missing). */
+static void put_pages(const char *path, unsigned pg, unsigned n, int v)
+{
+	int fd = open(path, O_WRONLY | O_CREAT, 0600);
+	g_assert_cmpint(fd, >=, 0);
+	g_autofree char *buf = g_malloc(n * B);
+	memset(buf, v, n * B);
+	g_assert_cmpint(pwrite(fd, buf, n * B, (off_t)pg * B), ==, n * B);
+	close(fd);
+}
+
+static void set_size(const char *path, unsigned pages)
+{
+	g_assert_cmpint(truncate(path, (off_t)pages * B), ==, 0);
+}
+
+/* Run sdfs-apply with args; its exit status; stderr into *err. */
+static int run_apply(const char *const *args, char **err)
+{
+	GPtrArray *argv = g_ptr_array_new();
+	g_ptr_array_add(argv, (char *)apply_exe);
+	for (; *args; args++)
+		g_ptr_array_add(argv, (char *)*args);
+	g_ptr_array_add(argv, NULL);
+	int status = -1;
+	GError *e = NULL;
+	gboolean ok =
+		g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT,
+			     NULL, NULL, NULL, err, &status, &e);
+	g_assert_no_error(e);
+	g_assert_true(ok);
+	g_ptr_array_free(argv, TRUE);
+	g_assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* Byte value of every page of path (-1: past its end); checks that each
+ * page is uniform. */
+static void check_pages(const char *path, const int *want, unsigned n)
+{
+	g_autofree char *data = NULL;
+	gsize len;
+	GError *e = NULL;
+
+	g_assert_true(g_file_get_contents(path, &data, &len, &e));
+	g_assert_no_error(e);
+	for (unsigned pg = 0; pg < n; pg++) {
+		if (want[pg] < 0) {
+			g_assert_cmpuint(len, <=, (gsize)pg * B);
+			continue;
+		}
+		g_assert_cmpuint(len, >=, (gsize)(pg + 1) * B);
+		for (unsigned i = 0; i < B; i++)
+			if ((unsigned char)data[pg * B + i] != want[pg])
+				g_error("page %u byte %u: %#x, want %#x", pg, i,
+					(unsigned char)data[pg * B + i],
+					want[pg]);
+	}
+}
+
+/* Whether page pg of path is in a hole. */
+static bool is_hole(const char *path, unsigned pg)
+{
+	int fd = open(path, O_RDONLY);
+	g_assert_cmpint(fd, >=, 0);
+	off_t h = lseek(fd, (off_t)pg * B, SEEK_HOLE);
+	close(fd);
+	return h == (off_t)pg * B;
+}
+
+static void setup(void)
+{
+	GError *e = NULL;
+	dir = g_dir_make_tmp("sdfs-apply-XXXXXX", &e);
+	g_assert_no_error(e);
+}
+
+static void teardown(void)
+{
+	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+	g_assert_cmpint(system(cmd), ==, 0);
+	g_free(dir);
+	dir = NULL;
+}
+
+static void test_apply(void)
+{
+	setup();
+	g_autofree char *base = path_of("base");
+	g_autofree char *img = path_of("image");
+	g_autofree char *drop = path_of("dropped");
+
+	put_pages(base, 0, 10, 0xaa);
+	/* the image: data at 2-3 (0x11), a zero page written at 7, holes
+	 * elsewhere, 12 pages long */
+	put_pages(img, 2, 2, 0x11);
+	put_pages(img, 7, 1, 0);
+	set_size(img, 12);
+	g_autofree char *dtext = g_strdup_printf(
+		"%016x-%016x 1 rw-p\n%016x-%016x 1 rw-p [heap]\n", 5 * B, 6 * B,
+		9 * B, 10 * B);
+	g_assert_true(g_file_set_contents(drop, dtext, -1, NULL));
+
+	char *err = NULL;
+	const char *args[] = {"-v", "-d", drop, img, base, NULL};
+	g_assert_cmpint(run_apply(args, &err), ==, 0);
+	g_assert_nonnull(strstr(err, "bytes written"));
+	g_free(err);
+	const int want[] = {0xaa, 0xaa, 0x11, 0x11, 0xaa, 0,
+			    0xaa, 0,	0xaa, 0,    0,	  0};
+	check_pages(base, want, G_N_ELEMENTS(want));
+	struct stat st;
+	g_assert_cmpint(stat(base, &st), ==, 0);
+	g_assert_cmpint(st.st_size, ==, 12 * B); /* grown to the image's */
+	/* dropped and zero pages are holes where the file system punches */
+	int fd = open(base, O_WRONLY);
+	bool punches = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				 11 * B, B) == 0;
+	close(fd);
+	if (punches) {
+		g_assert_true(is_hole(base, 5));
+		g_assert_true(is_hole(base, 7));
+		g_assert_true(is_hole(base, 9));
+		g_assert_false(is_hole(base, 2));
+	}
+	teardown();
+}
+
+/* Applying to a base that does not exist makes it; a longer base keeps
+ * its length. */
+static void test_new_and_longer_base(void)
+{
+	setup();
+	g_autofree char *base = path_of("base");
+	g_autofree char *img = path_of("image");
+
+	put_pages(img, 3, 1, 0x33);
+	set_size(img, 6);
+	const char *args[] = {img, base, NULL};
+	g_assert_cmpint(run_apply(args, NULL), ==, 0);
+	const int want[] = {0, 0, 0, 0x33, 0, 0, -1};
+	check_pages(base, want, G_N_ELEMENTS(want));
+	struct stat st;
+	g_assert_cmpint(stat(base, &st), ==, 0);
+	g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+
+	put_pages(base, 0, 20, 0x44);
+	g_assert_cmpint(run_apply(args, NULL), ==, 0);
+	g_assert_cmpint(stat(base, &st), ==, 0);
+	g_assert_cmpint(st.st_size, ==, 20 * B);
+	const int want2[] = {0x44, 0x44, 0x44, 0x33, 0x44, 0x44, 0x44};
+	check_pages(base, want2, G_N_ELEMENTS(want2));
+	teardown();
+}
+
+static void test_dropped_only(void)
+{
+	setup();
+	g_autofree char *base = path_of("base");
+	g_autofree char *drop = path_of("dropped");
+
+	put_pages(base, 0, 4, 0x55);
+	g_autofree char *dtext =
+		g_strdup_printf("%016x-%016x 2 rw-p\n", 1 * B, 3 * B);
+	g_assert_true(g_file_set_contents(drop, dtext, -1, NULL));
+	const char *args[] = {"--dropped", drop, base, NULL};
+	g_assert_cmpint(run_apply(args, NULL), ==, 0);
+	const int want[] = {0x55, 0, 0, 0x55, -1};
+	check_pages(base, want, G_N_ELEMENTS(want));
+	teardown();
+}
+
+static void test_bad_input(void)
+{
+	setup();
+	g_autofree char *base = path_of("base");
+	g_autofree char *img = path_of("image");
+	g_autofree char *drop = path_of("dropped");
+	g_autofree char *missing = path_of("missing");
+	char *err = NULL;
+
+	put_pages(base, 0, 2, 0x66);
+	put_pages(img, 0, 1, 0x77);
+	/* a line that is not START-END: nothing is applied */
+	g_assert_true(g_file_set_contents(drop, "0000000000001000 1 rw-p\n", -1,
+					  NULL));
+	const char *a1[] = {"-d", drop, img, base, NULL};
+	g_assert_cmpint(run_apply(a1, &err), ==, 1);
+	g_assert_nonnull(strstr(err, ":1: not a START-END line"));
+	g_free(err);
+	const int want[] = {0x66, 0x66};
+	check_pages(base, want, 2);
+	/* END not above START */
+	g_assert_true(g_file_set_contents(
+		drop, "0000000000002000-0000000000001000 1 rw-p\n", -1, NULL));
+	g_assert_cmpint(run_apply(a1, NULL), ==, 1);
+	/* a missing image */
+	const char *a2[] = {missing, base, NULL};
+	g_assert_cmpint(run_apply(a2, &err), ==, 1);
+	g_assert_nonnull(strstr(err, "No such file"));
+	g_free(err);
+	check_pages(base, want, 2);
+	/* usage errors */
+	const char *a3[] = {base, NULL};
+	g_assert_cmpint(run_apply(a3, NULL), ==, 2);
+	const char *a4[] = {"-x", img, base, NULL};
+	g_assert_cmpint(run_apply(a4, NULL), ==, 2);
+	/* the base is a directory */
+	const char *a5[] = {img, dir, NULL};
+	g_assert_cmpint(run_apply(a5, NULL), ==, 1);
+	teardown();
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	apply_exe = g_getenv("SDFS_APPLY");
+	if (!apply_exe) {
+		printf("1..0 # SKIP SDFS_APPLY not set\n");
+		return 0;
+	}
+	g_test_add_func("/apply/apply", test_apply);
+	g_test_add_func("/apply/new-and-longer-base", test_new_and_longer_base);
+	g_test_add_func("/apply/dropped-only", test_dropped_only);
+	g_test_add_func("/apply/bad-input", test_bad_input);
+	return g_test_run();
+}

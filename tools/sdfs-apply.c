@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sdfs-apply (sdfs-apply(1)): apply one round of an sdfs snapshot onto a
+ * base image. Copies the data extents of IMAGE -- as SEEK_DATA/SEEK_HOLE
+ * report them, so the holes of a sparse last/image are never read -- into
+ * BASE at the same offsets, and punches into BASE the ranges of a
+ * dropped_ranges file. Pages of IMAGE that are all zeros are punched too
+ * (BASE stays sparse; they read as zeros either way).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CHUNK (4u << 20) /* bytes per read: FUSE splits it further */
+
+struct stats {
+	uint64_t extents, written, zero_punched, dropped, dropped_bytes;
+};
+
+static const char *prog = "sdfs-apply";
+
+static int fail(int err, const char *what, const char *name)
+{
+	fprintf(stderr, "%s: %s %s: %s\n", prog, what, name, strerror(err));
+	return -err;
+}
+
+static int write_all(int fd, const char *buf, size_t len, uint64_t off)
+{
+	while (len) {
+		ssize_t w = pwrite(fd, buf, len, (off_t)off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += w;
+		len -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+/* Make [off, off + len) of fd read as zeros, without changing its size:
+ * a hole where the file system can punch one, written zeros elsewhere. */
+static int zero_range(int fd, uint64_t off, uint64_t len)
+{
+	static char zeros[65536];
+	struct stat st;
+
+	if (!len)
+		return 0;
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)off, (off_t)len) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != ENOSYS)
+		return -errno;
+	/* no holes here: only what lies inside the file needs zeros */
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	uint64_t end = off + len;
+	if (end > (uint64_t)st.st_size)
+		end = (uint64_t)st.st_size;
+	for (uint64_t p = off; p < end;) {
+		size_t n = end - p < sizeof(zeros) ? (size_t)(end - p)
+						   : sizeof(zeros);
+		int r = write_all(fd, zeros, n, p);
+		if (r < 0)
+			return r;
+		p += n;
+	}
+	return 0;
+}
+
+static bool all_zero(const char *p, size_t n)
+{
+	const uint64_t *q = (const uint64_t *)(const void *)p;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		if (q[i / 8])
+			return false;
+	for (; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* Write buf (len bytes at off) into BASE: runs of non-zero blocks are
+ * written, runs of zero blocks punched. */
+static int put(int fd, const char *buf, size_t len, uint64_t off, size_t blk,
+	       struct stats *st)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		/* blocks aligned on the file's offsets */
+		size_t first = blk - (size_t)((off + i) % blk);
+		bool zero =
+			all_zero(buf + i, first < len - i ? first : len - i);
+		size_t j = i;
+		while (j < len) {
+			size_t n = blk - (size_t)((off + j) % blk);
+			if (n > len - j)
+				n = len - j;
+			if (all_zero(buf + j, n) != zero)
+				break;
+			j += n;
+		}
+		int r = zero ? zero_range(fd, off + i, j - i)
+			     : write_all(fd, buf + i, j - i, off + i);
+		if (r < 0)
+			return r;
+		if (zero)
+			st->zero_punched += j - i;
+		else
+			st->written += j - i;
+		i = j;
+	}
+	return 0;
+}
+
+static int copy_extents(int in, int out, const char *iname, const char *oname,
+			size_t blk, struct stats *st)
+{
+	char *buf = malloc(CHUNK);
+	uint64_t off = 0;
+	int r = 0;
+
+	if (!buf)
+		return fail(ENOMEM, "buffer for", iname);
+	for (;;) {
+		off_t d = lseek(in, (off_t)off, SEEK_DATA);
+		if (d < 0) {
+			if (errno != ENXIO) /* ENXIO: no data past off */
+				r = fail(errno, "SEEK_DATA in", iname);
+			break;
+		}
+		off_t h = lseek(in, d, SEEK_HOLE);
+		if (h < 0) {
+			r = fail(errno, "SEEK_HOLE in", iname);
+			break;
+		}
+		st->extents++;
+		uint64_t p = (uint64_t)d;
+		while (p < (uint64_t)h) {
+			size_t want = (uint64_t)h - p < CHUNK ? (size_t)(h - p)
+							      : CHUNK;
+			ssize_t n = pread(in, buf, want, (off_t)p);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				r = fail(errno, "read of", iname);
+				goto out;
+			}
+			if (n == 0)
+				break; /* the file shrank under us */
+			r = put(out, buf, (size_t)n, p, blk, st);
+			if (r < 0) {
+				r = fail(-r, "write to", oname);
+				goto out;
+			}
+			p += (uint64_t)n;
+		}
+		off = (uint64_t)h;
+	}
+out:
+	free(buf);
+	return r;
+}
+
+/* Punch the ranges of a dirty_ranges-format file ("START-END ..."). */
+static int punch_dropped(const char *path, int out, const char *oname,
+			 struct stats *st)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "re") : stdin;
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned long lineno = 0;
+	int r = 0;
+
+	if (!f)
+		return fail(errno, "cannot open", path);
+	while (getline(&line, &cap, f) >= 0) {
+		char *e1, *e2;
+		lineno++;
+		if (line[0] == '\n' || line[0] == '\0')
+			continue;
+		errno = 0;
+		uint64_t a = strtoull(line, &e1, 16);
+		uint64_t b = *e1 == '-' ? strtoull(e1 + 1, &e2, 16) : 0;
+		if (errno || *e1 != '-' || e2 == e1 + 1 ||
+		    (*e2 != ' ' && *e2 != '\n' && *e2 != '\0') || b <= a ||
+		    b > (uint64_t)INT64_MAX) {
+			fprintf(stderr, "%s: %s:%lu: not a START-END line\n",
+				prog, path, lineno);
+			r = -EINVAL;
+			break;
+		}
+		r = zero_range(out, a, b - a);
+		if (r < 0) {
+			r = fail(-r, "punching a dropped range in", oname);
+			break;
+		}
+		st->dropped++;
+		st->dropped_bytes += b - a;
+	}
+	if (r == 0 && ferror(f))
+		r = fail(EIO, "read of", path);
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	return r;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s [-v] [-d DROPPED] IMAGE BASE\n"
+		"       %s [-v] -d DROPPED BASE\n"
+		"Apply a round of an sdfs snapshot onto BASE: punch the ranges "
+		"of\n"
+		"DROPPED (dirty_ranges format, - for stdin), then copy the "
+		"data\n"
+		"extents of IMAGE (SEEK_DATA/SEEK_HOLE) to the same offsets.\n"
+		"See sdfs-apply(1).\n",
+		prog, prog);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {{"dropped", 1, 0, 'd'},
+					   {"verbose", 0, 0, 'v'},
+					   {"help", 0, 0, 'h'},
+					   {"version", 0, 0, 'V'},
+					   {0, 0, 0, 0}};
+	const char *dropped = NULL, *iname = NULL, *oname;
+	bool verbose = false;
+	struct stats st = {0};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "d:vh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dropped = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("sdfs-apply %s\n", SDFS_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	int nargs = argc - optind;
+	if (nargs == 2) {
+		iname = argv[optind];
+		oname = argv[optind + 1];
+	} else if (nargs == 1 && dropped) {
+		oname = argv[optind];
+	} else {
+		usage(stderr);
+		return 2;
+	}
+
+	int in = -1;
+	if (iname) {
+		in = open(iname, O_RDONLY | O_CLOEXEC);
+		if (in < 0)
+			return fail(errno, "cannot open", iname), 1;
+	}
+	int out = open(oname, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (out < 0)
+		return fail(errno, "cannot open", oname), 1;
+	struct stat ost;
+	if (fstat(out, &ost) < 0)
+		return fail(errno, "cannot stat", oname), 1;
+	if (!S_ISREG(ost.st_mode)) {
+		fprintf(stderr, "%s: %s is not a regular file\n", prog, oname);
+		return 1;
+	}
+	/* zero detection in the base's blocks: what a punch can free */
+	size_t blk = ost.st_blksize >= 512 && ost.st_blksize <= 65536 &&
+				     !(ost.st_blksize & (ost.st_blksize - 1))
+			     ? (size_t)ost.st_blksize
+			     : 4096;
+
+	int r = 0;
+	/* the dropped pages first: a page captured again wins */
+	if (dropped)
+		r = punch_dropped(dropped, out, oname, &st);
+	if (r == 0 && in >= 0)
+		r = copy_extents(in, out, iname, oname, blk, &st);
+	/* BASE is at least as long as IMAGE, even where IMAGE ends in
+	 * zeros that were punched (never shortened) */
+	if (r == 0 && in >= 0) {
+		struct stat ist;
+		if (fstat(in, &ist) < 0)
+			r = fail(errno, "cannot stat", iname);
+		else if (fstat(out, &ost) < 0)
+			r = fail(errno, "cannot stat", oname);
+		else if (ist.st_size > ost.st_size &&
+			 ftruncate(out, ist.st_size) < 0)
+			r = fail(errno, "cannot extend", oname);
+	}
+	if (close(out) < 0 && r == 0)
+		r = fail(errno, "close of", oname);
+	if (in >= 0)
+		close(in);
+	if (verbose)
+		fprintf(stderr,
+			"%s: %" PRIu64 " extents, %" PRIu64
+			" bytes written, %" PRIu64
+			" bytes of zeros punched, %" PRIu64
+			" dropped ranges (%" PRIu64 " bytes) punched\n",
+			prog, st.extents, st.written, st.zero_punched,
+			st.dropped, st.dropped_bytes);
+	return r < 0 ? 1 : 0;
+}
