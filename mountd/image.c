@@ -42,13 +42,10 @@ static ssize_t proc_mem_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	struct sdfs_image_proc *p = ctx;
 
 	if (p->memfd < 0) {
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/%d/mem", (int)p->pid);
-		p->memfd = open(path, O_RDONLY | O_CLOEXEC);
-		if (p->memfd < 0)
-			return errno == ENOENT	? -ESRCH
-			       : errno == EPERM ? -EACCES
-						: -errno;
+		int fd = sdfs_proc_open(p->pid, "mem", O_RDONLY);
+		if (fd < 0)
+			return fd == -EPERM ? -EACCES : fd;
+		p->memfd = fd;
 	}
 	for (;;) {
 		ssize_t r = pread(p->memfd, buf, len, (off_t)addr);
