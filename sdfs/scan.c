@@ -90,21 +90,14 @@ static void probe_kernel(void)
 	}
 
 	if (p != MAP_FAILED) {
-		struct page_region r[2];
-		struct pm_scan_arg a = {
-			.size = sizeof(a),
-			.start = (uintptr_t)p,
-			.end = (uintptr_t)p + ps,
-			.vec = (uintptr_t)r,
-			.vec_len = 2,
-			.category_anyof_mask = PAGE_IS_PRESENT,
-			.return_mask = PAGE_IS_PRESENT,
-		};
-		have_scan = sdfs_pagemap_scan(fd, &a) >= 0;
+		uint64_t s = (uintptr_t)p;
+		struct sdfs_pm_query q = {.anyof = PAGE_IS_PRESENT,
+					  .returned = PAGE_IS_PRESENT};
+		have_scan = sdfs_pagemap_walk(fd, s, s + ps, &q, NULL, NULL) >= 0;
 		if (have_scan) {
-			a.category_mask = PAGE_IS_SOFT_DIRTY;
-			a.return_mask = PAGE_IS_SOFT_DIRTY;
-			have_scan_sd = sdfs_pagemap_scan(fd, &a) >= 0;
+			q.required = q.returned = PAGE_IS_SOFT_DIRTY;
+			have_scan_sd = sdfs_pagemap_walk(fd, s, s + ps, &q, NULL,
+							 NULL) >= 0;
 		}
 	}
 	close(fd);
@@ -280,16 +273,42 @@ static uint64_t need_category(enum sdfs_scan_need need)
 	}
 }
 
-long sdfs_pagemap_scan(int pagemap_fd, struct pm_scan_arg *a)
+int sdfs_pagemap_walk(int pagemap_fd, uint64_t start, uint64_t end,
+		      const struct sdfs_pm_query *q, sdfs_region_fn fn,
+		      void *ctx)
 {
-	long n = ioctl(pagemap_fd, PAGEMAP_SCAN, a);
-	if (n < 0)
-		return -errno;
-	/* memcheck does not know this ioctl: it sees the argument updated
-	 * (_IOWR) but not the regions written through a->vec */
-	VALGRIND_MAKE_MEM_DEFINED((void *)(uintptr_t)a->vec,
-				  (size_t)n * sizeof(struct page_region));
-	return n;
+	struct page_region vec[SCAN_VEC];
+	struct pm_scan_arg a = {
+		.size = sizeof(a),
+		.flags = q->wp ? PM_SCAN_WP_MATCHING : 0,
+		.start = start,
+		.end = end,
+		.vec = (uintptr_t)vec,
+		.vec_len = SCAN_VEC,
+		.category_inverted = q->inverted,
+		.category_mask = q->required | q->inverted,
+		.category_anyof_mask = q->anyof,
+		.return_mask = q->returned,
+	};
+
+	while (a.start < end) {
+		long n = ioctl(pagemap_fd, PAGEMAP_SCAN, &a);
+		if (n < 0)
+			return -errno;
+		/* memcheck does not know this ioctl: it sees the argument
+		 * updated (_IOWR) but not the regions written through vec */
+		VALGRIND_MAKE_MEM_DEFINED(vec, (size_t)n * sizeof(vec[0]));
+		for (long i = 0; fn && i < n; i++) {
+			int r = fn(ctx, vec[i].start, vec[i].end,
+				   vec[i].categories);
+			if (r)
+				return r;
+		}
+		if (a.walk_end <= a.start)
+			break; /* no progress: should not happen */
+		a.start = a.walk_end;
+	}
+	return 0;
 }
 
 /* Emit the pages of a swapped (not present) region that are real swap
@@ -315,52 +334,45 @@ static int emit_swapped(int fd, struct emitter *em, uint64_t start,
 	return 0;
 }
 
+struct ioctl_walk {
+	int fd;
+	struct emitter *em;
+	bool categorised; /* regions say present or swapped, not a need */
+};
+
+static int ioctl_region(void *ctx, uint64_t start, uint64_t end,
+			uint64_t categories)
+{
+	struct ioctl_walk *w = ctx;
+
+	/* a region that is swapped, not present, may be markers */
+	if (w->categorised && !(categories & PAGE_IS_PRESENT))
+		return emit_swapped(w->fd, w->em, start, end);
+	return emit(w->em, start, end);
+}
+
 static int scan_vma_ioctl(int fd, struct emitter *em, uint64_t start,
 			  uint64_t end, enum sdfs_scan_need need,
-			  bool wp_matching, struct page_region *vec)
+			  bool wp_matching)
 {
 	uint64_t cat = need_category(need);
 	bool file_out = need == SDFS_NEED_ANON ||
 			(need == SDFS_NEED_OWN && !vma_shared(em->vma));
-	uint64_t not = PAGE_IS_PFNZERO | (file_out ? PAGE_IS_FILE : 0);
 	/*
 	 * Always restrict to present or swapped pages and drop the zero
 	 * page. This also keeps the kernel off its fast path for
 	 * category_mask == return_mask == WRITTEN, which reports empty PTEs
-	 * as written (DESIGN.md §3).
+	 * as written (docs/design.md, the kernel facts).
 	 */
-	struct pm_scan_arg a = {
-		.size = sizeof(a),
-		.flags = wp_matching ? PM_SCAN_WP_MATCHING : 0,
-		.start = start,
-		.end = end,
-		.vec = (uintptr_t)vec,
-		.vec_len = SCAN_VEC,
-		.category_inverted = not,
-		.category_mask = not | cat,
-		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-		.return_mask = cat ? cat : (PAGE_IS_PRESENT | PAGE_IS_SWAPPED),
+	struct sdfs_pm_query q = {
+		.required = cat,
+		.inverted = PAGE_IS_PFNZERO | (file_out ? PAGE_IS_FILE : 0),
+		.anyof = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		.returned = cat ? cat : (PAGE_IS_PRESENT | PAGE_IS_SWAPPED),
+		.wp = wp_matching,
 	};
-
-	while (a.start < end) {
-		long n = sdfs_pagemap_scan(fd, &a);
-		if (n < 0)
-			return (int)n;
-		for (long i = 0; i < n; i++) {
-			/* without a category, regions say present or swapped:
-			 * a swapped one may be markers */
-			int r = !cat && !(vec[i].categories & PAGE_IS_PRESENT)
-					? emit_swapped(fd, em, vec[i].start,
-						       vec[i].end)
-					: emit(em, vec[i].start, vec[i].end);
-			if (r)
-				return r;
-		}
-		if (a.walk_end <= a.start)
-			break; /* no progress: should not happen */
-		a.start = a.walk_end;
-	}
-	return 0;
+	struct ioctl_walk w = {.fd = fd, .em = em, .categorised = !cat};
+	return sdfs_pagemap_walk(fd, start, end, &q, ioctl_region, &w);
 }
 
 int sdfs_scan(int pagemap_fd, const struct sdfs_scan_req *req,
@@ -386,10 +398,9 @@ int sdfs_scan(int pagemap_fd, const struct sdfs_scan_req *req,
 	/* the zero-page PFNs are needed by the pread path */
 	pthread_once(&probe_once, probe_kernel);
 
-	g_autofree void *buf = use_ioctl
-				       ? g_try_malloc(SCAN_VEC * sizeof(struct page_region))
-				       : g_try_malloc(PREAD_BATCH * 8);
-	if (!buf)
+	g_autofree uint64_t *buf = use_ioctl ? NULL
+					      : g_try_malloc(PREAD_BATCH * 8);
+	if (!use_ioctl && !buf)
 		return -ENOMEM;
 
 	struct emitter em = {.req = req};
@@ -408,7 +419,7 @@ int sdfs_scan(int pagemap_fd, const struct sdfs_scan_req *req,
 		em.vma = v;
 		if (use_ioctl)
 			r = scan_vma_ioctl(pagemap_fd, &em, s, e, need,
-					   wp_matching, buf);
+					   wp_matching);
 		else
 			r = scan_vma_pread(pagemap_fd, &em, s, e, need, buf);
 		if (!r)

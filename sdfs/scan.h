@@ -36,10 +36,32 @@ bool sdfs_pagemap_is_page(uint64_t entry, bool shared);
 /* Open /proc/PID/pagemap with the calling thread's credentials. */
 int sdfs_pagemap_open(pid_t pid);
 
-struct pm_scan_arg;
-/* ioctl(PAGEMAP_SCAN): the number of regions written to a->vec, or
- * -errno. (Also tells valgrind what the kernel wrote.) */
-long sdfs_pagemap_scan(int pagemap_fd, struct pm_scan_arg *a);
+/*
+ * A walk of PAGEMAP_SCAN: which pages match (the category masks of
+ * struct pm_scan_arg: every bit of `required` set, every bit of
+ * `inverted` clear, one of `anyof`) and which categories the regions
+ * carry (`returned`). wp: PM_SCAN_WP_MATCHING, write-protect what
+ * matches in the same walk.
+ */
+struct sdfs_pm_query {
+	uint64_t required, inverted, anyof, returned;
+	bool wp;
+};
+
+/* Called for each matching region, in address order; non-zero stops the
+ * walk (and is returned by it). */
+typedef int (*sdfs_region_fn)(void *ctx, uint64_t start, uint64_t end,
+			      uint64_t categories);
+
+/*
+ * Walk [start, end) of pagemap_fd with PAGEMAP_SCAN: every call of the
+ * ioctl goes through here (it also tells valgrind what the kernel
+ * wrote). Resumes where the kernel stopped when its vector fills. 0,
+ * fn's non-zero value, or -errno (-ENOTTY: no PAGEMAP_SCAN here).
+ */
+int sdfs_pagemap_walk(int pagemap_fd, uint64_t start, uint64_t end,
+		      const struct sdfs_pm_query *q, sdfs_region_fn fn,
+		      void *ctx);
 
 /* Whether this kernel has PAGEMAP_SCAN, and whether it knows
  * PAGE_IS_SOFT_DIRTY (6.8+). Probed once, by trying. */

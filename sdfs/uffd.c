@@ -88,22 +88,38 @@ static int make_uffd(void)
 	return fd;
 }
 
-long sdfs_uffd_scan_written(int pm, uint64_t start, uint64_t end, bool wp,
-			    struct page_region *v, size_t n)
+/* The probe's results: regions of written pages. */
+struct found {
+	struct page_region *v;
+	size_t n, max;
+};
+
+static int found_region(void *ctx, uint64_t start, uint64_t end,
+			uint64_t categories)
 {
-	struct pm_scan_arg a = {
-		.size = sizeof(a),
-		.flags = wp ? PM_SCAN_WP_MATCHING : 0,
-		.start = start,
-		.end = end,
-		.vec = (uintptr_t)v,
-		.vec_len = n,
-		.category_inverted = PAGE_IS_PFNZERO,
-		.category_mask = PAGE_IS_PFNZERO | PAGE_IS_WRITTEN,
-		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-		.return_mask = PAGE_IS_WRITTEN,
+	struct found *f = ctx;
+
+	if (f->n == f->max)
+		return -ENOSPC;
+	f->v[f->n++] = (struct page_region){start, end, categories};
+	return 0;
+}
+
+/* Written pages (present or swapped, not the zero page) in [start, end)
+ * into v[0..n); wp: PM_SCAN_WP_MATCHING. The count, or -errno. */
+static long scan_written(int pm, uint64_t start, uint64_t end, bool wp,
+			 struct page_region *v, size_t n)
+{
+	struct sdfs_pm_query q = {
+		.required = PAGE_IS_WRITTEN,
+		.inverted = PAGE_IS_PFNZERO,
+		.anyof = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		.returned = PAGE_IS_WRITTEN,
+		.wp = wp,
 	};
-	return sdfs_pagemap_scan(pm, &a);
+	struct found f = {.v = v, .max = n};
+	int r = sdfs_pagemap_walk(pm, start, end, &q, found_region, &f);
+	return r < 0 ? r : (long)f.n;
 }
 
 /* Try the whole mechanism on our own memory. */
@@ -172,16 +188,16 @@ static void probe_kernel(void)
 		goto out;
 	}
 	uint64_t s = (uintptr_t)m, e = s + 4 * ps;
-	long n = sdfs_uffd_scan_written(pm, s, e, true, v, 4);
+	long n = scan_written(pm, s, e, true, v, 4);
 	if (n < 0) {
 		snprintf(probe_reason, sizeof(probe_reason), "PAGEMAP_SCAN: %s",
 			 n == -ENOTTY ? "not supported by this kernel (6.7+)"
 				      : g_strerror((int)-n));
 		goto out;
 	}
-	long n2 = sdfs_uffd_scan_written(pm, s, e, false, v + 2, 2);
+	long n2 = scan_written(pm, s, e, false, v + 2, 2);
 	m[ps] = 1;
-	long n3 = sdfs_uffd_scan_written(pm, s, e, false, v + 3, 1);
+	long n3 = scan_written(pm, s, e, false, v + 3, 1);
 	if (n != 2 || v[0].start != s || v[1].start != s + 2 * ps || n2 != 0 ||
 	    n3 != 1 || v[3].start != s + ps || v[3].end != s + 2 * ps) {
 		snprintf(probe_reason, sizeof(probe_reason),
@@ -211,60 +227,17 @@ static int uffd_probe(char *reason, size_t len)
 
 /* ---- per-target state ------------------------------------------------- */
 
-static void teardown(struct uffd_state *st)
-{
-	if (st->uffd >= 0)
-		close(st->uffd); /* unregisters everything in the target */
-	if (st->pm_fd >= 0)
-		close(st->pm_fd);
-	st->uffd = st->pm_fd = -1;
-	g_array_set_size(st->clean, 0);
-	if (st->plain)
-		g_array_set_size(st->plain, 0);
-}
-
 static int uffd_attach(struct sdfs_target *t)
 {
-	struct uffd_state *st = g_new0(struct uffd_state, 1);
-
 	/* epoch 0 needs nothing from the target: defer to the first clear */
-	st->uffd = st->pm_fd = -1;
-	st->clean = g_array_new(false, false, sizeof(struct clean_vma));
-	st->plain = g_array_new(false, false, sizeof(struct clean_vma));
-	t->priv = st;
-	return 0;
+	t->priv = sdfs_uffd_state_new();
+	return t->priv ? 0 : -ENOMEM;
 }
 
 static void uffd_detach(struct sdfs_target *t)
 {
-	struct uffd_state *st = t->priv;
-
-	if (!st)
-		return;
-	teardown(st);
-	g_array_free(st->clean, true);
-	if (st->plain)
-		g_array_free(st->plain, true);
-	g_free(st);
+	sdfs_uffd_state_free(t->priv);
 	t->priv = NULL;
-}
-
-/* Whether the mm the uffd tracks still exists (not exec'd, not exited). */
-bool sdfs_uffd_mm_alive(const struct uffd_state *st)
-{
-	uint64_t e;
-	return pread(st->pm_fd, &e, sizeof(e), 0) == (ssize_t)sizeof(e);
-}
-
-/* The tracked mm is gone: forget it. The process either exited (the
- * caller's pidfd tells) or exec'd: a new image, all dirty. */
-void sdfs_uffd_mm_gone(struct sdfs_target *t, struct uffd_state *st)
-{
-	if (syscall(SYS_pidfd_send_signal, t->pidfd, 0, NULL, 0) == 0)
-		sdfs_log("uffd: pid %d: exec detected; its new image counts "
-			 "as dirty until the next clear",
-			 (int)t->pid);
-	teardown(st);
 }
 
 /* Every present page: epoch 0, or a new image after exec. */
@@ -298,14 +271,14 @@ static int uffd_scan(struct sdfs_target *t, const struct sdfs_scan_req *req)
 	size_t i = 0;
 	while (i < all->n && r == 0) {
 		const struct sdfs_vma *v = &all->vmas[i];
-		if (sdfs_uffd_is_clean(st, v)) {
+		if (sdfs_uffd_vma_in(&st->clean, v)) {
 			i++;
 			continue;
 		}
-		bool plain = sdfs_uffd_is_plain(st, v);
+		bool plain = sdfs_uffd_vma_in(&st->plain, v);
 		size_t j = i + 1;
-		while (j < all->n && !sdfs_uffd_is_clean(st, &all->vmas[j]) &&
-		       sdfs_uffd_is_plain(st, &all->vmas[j]) == plain)
+		while (j < all->n && !sdfs_uffd_vma_in(&st->clean, &all->vmas[j]) &&
+		       sdfs_uffd_vma_in(&st->plain, &all->vmas[j]) == plain)
 			j++;
 		struct sdfs_maps group = {.vmas = &all->vmas[i], .n = j - i};
 		struct sdfs_scan_req r2 = *req;
@@ -371,7 +344,7 @@ static int setup(struct sdfs_target *t, struct uffd_state *st)
 			sdfs_log("uffd: pid %d: cannot create its userfaultfd: "
 				 "%s",
 				 (int)t->pid, why[0] ? why : g_strerror(-fd));
-		teardown(st);
+		sdfs_uffd_teardown(st);
 		return fd == -ECANCELED ? -ENOTSUP : errno_for_inject(fd);
 	}
 	st->uffd = fd;
@@ -379,7 +352,7 @@ static int setup(struct sdfs_target *t, struct uffd_state *st)
 	if (ioctl(fd, UFFDIO_API, &api) < 0) {
 		sdfs_log("uffd: pid %d: UFFDIO_API: %s", (int)t->pid,
 			 g_strerror(errno));
-		teardown(st);
+		sdfs_uffd_teardown(st);
 		return -ENOTSUP;
 	}
 	return 0;
@@ -408,7 +381,7 @@ static int uffd_clear(struct sdfs_target *t, struct sdfs_capture *out,
 		r = sdfs_uffd_do_clear(t, st, out);
 		if (r < 0 && r != -EAGAIN && t->epoch == 0) {
 			/* leave the target as we found it */
-			teardown(st);
+			sdfs_uffd_teardown(st);
 		}
 	}
 	return r;

@@ -76,52 +76,15 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include <glib.h>
+
+#include "compat.h"
 #include "log.h"
 #include "scan.h"
 #include "uffd_priv.h"
 
 #define HOLE_PASS_MAX (1ULL << 30) /* per mapping: 2 MiB of page tables */
 #define HOLE_VEC 256
-
-int sdfs_uffd_wp_range(int uffd, uint64_t start, uint64_t len, bool protect)
-{
-	struct uffdio_writeprotect wp = {
-		.range = {start, len},
-		.mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
-	};
-	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0 ? -errno : 0;
-}
-
-static bool vma_in(const GArray *list, const struct sdfs_vma *v)
-{
-	for (guint i = 0; list && i < list->len; i++) {
-		const struct clean_vma *c =
-			&g_array_index(list, struct clean_vma, i);
-		if (c->start == v->start && c->end == v->end &&
-		    c->offset == v->offset && c->inode == v->inode &&
-		    c->dev_major == v->dev_major &&
-		    c->dev_minor == v->dev_minor)
-			return true;
-	}
-	return false;
-}
-
-bool sdfs_uffd_is_clean(const struct uffd_state *st, const struct sdfs_vma *v)
-{
-	return vma_in(st->clean, v);
-}
-
-bool sdfs_uffd_is_plain(const struct uffd_state *st, const struct sdfs_vma *v)
-{
-	return vma_in(st->plain, v);
-}
-
-static void vma_remember(GArray *list, const struct sdfs_vma *v)
-{
-	struct clean_vma c = {v->start,	 v->end,       v->offset,
-			      v->inode,	 v->dev_major, v->dev_minor};
-	g_array_append_val(list, c);
-}
 
 enum vma_kind {
 	VMA_SKIP, /* untrackable, or never writable and seen before */
@@ -132,95 +95,32 @@ enum vma_kind {
 	VMA_NEW_CLEAN, /* never writable, seen now for the first time */
 };
 
-/* Un-protect the file holes that got a page meanwhile (see the top). */
-static int hole_pass(struct uffd_state *st, const struct sdfs_vma *v)
+/* One clear in progress. */
+struct clear {
+	struct sdfs_target *t;
+	struct uffd_state *st;
+	struct sdfs_capture *out;
+	struct sdfs_maps maps;
+	enum vma_kind *kind; /* per mapping of maps */
+	size_t captured; /* mappings whose capture may have protected pages */
+};
+
+/* 1. Register every mapping in write-protect mode (a no-op for those
+ * registered already) and sort them by what the kernel said. */
+static int register_mappings(struct clear *c)
 {
-	struct page_region hv[HOLE_VEC], pv[HOLE_VEC];
-	struct pm_scan_arg a = {
-		.size = sizeof(a),
-		.flags = PM_SCAN_WP_MATCHING,
-		.start = v->start,
-		.end = v->end,
-		.vec = (uintptr_t)hv,
-		.vec_len = HOLE_VEC,
-		.category_inverted = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-		.category_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-		.return_mask = PAGE_IS_WPALLOWED,
-	};
-
-	while (a.start < v->end) {
-		long n = sdfs_pagemap_scan(st->pm_fd, &a);
-		if (n < 0)
-			return (int)n;
-		for (long i = 0; i < n; i++) {
-			/*
-			 * Present now: maybe protected in the race. Take every
-			 * present page, not only the protected ones: the
-			 * written ones are dirty anyway. Not SWAPPED: that
-			 * is what the markers just installed read as. (A page
-			 * faulted in, written, protected by the race and
-			 * swapped out again within these microseconds would
-			 * be missed; reclaim does not take a page that young.)
-			 */
-			struct pm_scan_arg b = {
-				.size = sizeof(b),
-				.start = hv[i].start,
-				.end = hv[i].end,
-				.vec = (uintptr_t)pv,
-				.vec_len = HOLE_VEC,
-				.category_mask = PAGE_IS_PRESENT,
-				.return_mask = PAGE_IS_PRESENT,
-			};
-			while (b.start < hv[i].end) {
-				long m = sdfs_pagemap_scan(st->pm_fd, &b);
-				if (m < 0)
-					return (int)m;
-				for (long j = 0; j < m; j++) {
-					int r = sdfs_uffd_wp_range(
-						st->uffd, pv[j].start,
-						pv[j].end - pv[j].start, false);
-					if (r < 0 && r != -ENOENT)
-						return r;
-				}
-				if (b.walk_end <= b.start)
-					break;
-				b.start = b.walk_end;
-			}
-		}
-		if (a.walk_end <= a.start)
-			break;
-		a.start = a.walk_end;
-	}
-	return 0;
-}
-
-int sdfs_uffd_do_clear(struct sdfs_target *t, struct uffd_state *st,
-		       struct sdfs_capture *out)
-{
-	struct sdfs_maps maps = {0};
-	g_autofree enum vma_kind *kind = NULL;
-	size_t captured = 0; /* vmas whose capture may have protected pages */
-	uint64_t hole_budget = 4 * HOLE_PASS_MAX;
-	int r;
-
-	r = sdfs_maps_read_text(t->pid, &maps, &out->maps, &out->maps_len);
-	if (r < 0)
-		return r;
-	kind = g_new0(enum vma_kind, maps.n ? maps.n : 1);
-
-	/* 1. register */
-	for (size_t i = 0; i < maps.n; i++) {
-		const struct sdfs_vma *v = &maps.vmas[i];
-		if (!sdfs_vma_trackable(v) || sdfs_uffd_is_clean(st, v)) {
-			kind[i] = VMA_SKIP;
+	for (size_t i = 0; i < c->maps.n; i++) {
+		const struct sdfs_vma *v = &c->maps.vmas[i];
+		if (!sdfs_vma_trackable(v) || sdfs_uffd_vma_in(&c->st->clean, v)) {
+			c->kind[i] = VMA_SKIP;
 			continue;
 		}
 		struct uffdio_register reg = {
 			.range = {v->start, v->end - v->start},
 			.mode = UFFDIO_REGISTER_MODE_WP,
 		};
-		if (ioctl(st->uffd, UFFDIO_REGISTER, &reg) == 0) {
-			kind[i] = VMA_REGISTERED;
+		if (ioctl(c->st->uffd, UFFDIO_REGISTER, &reg) == 0) {
+			c->kind[i] = VMA_REGISTERED;
 			continue;
 		}
 		switch (errno) {
@@ -228,104 +128,189 @@ int sdfs_uffd_do_clear(struct sdfs_target *t, struct uffd_state *st,
 			sdfs_log("uffd: pid %d: mapping %" PRIx64 "-%" PRIx64
 				 " %s is registered with the process's own "
 				 "userfaultfd: cannot track it",
-				 (int)t->pid, v->start, v->end,
+				 (int)c->t->pid, v->start, v->end,
 				 v->path[0] ? v->path : "(anonymous)");
-			r = -ENOTSUP;
-			goto out;
+			return -ENOTSUP;
 		case EPERM: /* no VM_MAYWRITE: it can never be written */
-			kind[i] = VMA_NEW_CLEAN;
+			c->kind[i] = VMA_NEW_CLEAN;
 			break;
 		case ESRCH:
-			r = -ESRCH;
-			goto out;
+			return -ESRCH;
 		default: /* EINVAL: not registrable; ENOMEM: gone meanwhile */
-			kind[i] = sdfs_uffd_is_plain(st, v) ? VMA_PLAIN_SEEN
-							    : VMA_PLAIN;
+			c->kind[i] = sdfs_uffd_vma_in(&c->st->plain, v)
+					     ? VMA_PLAIN_SEEN
+					     : VMA_PLAIN;
 			break;
 		}
 	}
+	return 0;
+}
 
-	/* 2. capture, in address order */
-	for (size_t i = 0; i < maps.n; i++) {
-		if (kind[i] == VMA_SKIP)
+/* 2. Capture, in address order: written pages, write-protected in the
+ * same walk where the mapping is registered. */
+static int capture(struct clear *c)
+{
+	for (size_t i = 0; i < c->maps.n; i++) {
+		if (c->kind[i] == VMA_SKIP)
 			continue;
-		struct sdfs_maps one = {.vmas = &maps.vmas[i], .n = 1};
+		const struct sdfs_vma *v = &c->maps.vmas[i];
+		struct sdfs_maps one = {.vmas = &c->maps.vmas[i], .n = 1};
 		struct sdfs_scan_req req = {
 			.maps = &one,
-			.from = maps.vmas[i].start,
-			.to = maps.vmas[i].end,
+			.from = v->start,
+			.to = v->end,
 			.fn = sdfs_scan_collect_fn,
-			.ctx = &out->dirty,
+			.ctx = &c->out->dirty,
 		};
-		captured = i + 1;
-		r = sdfs_scan(st->pm_fd, &req,
-			      kind[i] == VMA_PLAIN_SEEN ? SDFS_NEED_ANON
-							: SDFS_NEED_WRITTEN,
-			      kind[i] == VMA_REGISTERED, false);
+		c->captured = i + 1;
+		int r = sdfs_scan(c->st->pm_fd, &req,
+				  c->kind[i] == VMA_PLAIN_SEEN ? SDFS_NEED_ANON
+							       : SDFS_NEED_WRITTEN,
+				  c->kind[i] == VMA_REGISTERED, false);
 		if (r < 0)
-			goto out;
+			return r;
 	}
+	return 0;
+}
 
-	/* 3. protect the holes of file mappings */
-	for (size_t i = 0; i < maps.n; i++) {
-		const struct sdfs_vma *v = &maps.vmas[i];
+struct unprotect {
+	int uffd;
+	int pm_fd;
+};
+
+/* A page present in a range just protected as a hole: un-protect it. */
+static int unprotect_region(void *ctx, uint64_t start, uint64_t end,
+			    uint64_t categories)
+{
+	struct unprotect *u = ctx;
+	int r = sdfs_uffd_wp_range(u->uffd, start, end - start, false);
+	return r == -ENOENT ? 0 : r;
+}
+
+/* A range the hole pass protected: un-protect what is present there now
+ * (see the top: the race of uffd_wp_range()). Not SWAPPED: that is what
+ * the markers just installed read as. (A page faulted in, written,
+ * protected by the race and swapped out again within these
+ * microseconds would be missed; reclaim does not take a page that
+ * young.) */
+static int recheck_hole(void *ctx, uint64_t start, uint64_t end,
+			uint64_t categories)
+{
+	struct unprotect *u = ctx;
+	struct sdfs_pm_query present = {.required = PAGE_IS_PRESENT,
+					.returned = PAGE_IS_PRESENT};
+	return sdfs_pagemap_walk(u->pm_fd, start, end, &present,
+				 unprotect_region, u);
+}
+
+/* 3. File mappings: write-protect the holes, then un-protect whatever
+ * became present in them meanwhile. */
+static int protect_holes(struct clear *c)
+{
+	uint64_t budget = 4 * HOLE_PASS_MAX;
+	struct unprotect u = {.uffd = c->st->uffd, .pm_fd = c->st->pm_fd};
+	struct sdfs_pm_query holes = {
+		.inverted = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		.returned = PAGE_IS_WPALLOWED,
+		.wp = true,
+	};
+
+	for (size_t i = 0; i < c->maps.n; i++) {
+		const struct sdfs_vma *v = &c->maps.vmas[i];
 		uint64_t len = v->end - v->start;
-		if (kind[i] != VMA_REGISTERED || v->inode == 0 ||
-		    len > HOLE_PASS_MAX || len > hole_budget)
+		if (c->kind[i] != VMA_REGISTERED || v->inode == 0 ||
+		    len > HOLE_PASS_MAX || len > budget)
 			continue;
-		hole_budget -= len;
-		r = hole_pass(st, v);
+		budget -= len;
+		int r = sdfs_pagemap_walk(c->st->pm_fd, v->start, v->end,
+					  &holes, recheck_hole, &u);
 		if (r < 0)
-			goto out;
+			return r;
 	}
+	return 0;
+}
 
-	/* 4. the own pages, now that the holes' markers are in place (they
-	 * are not pages: scan.c) */
-	struct sdfs_scan_req own = {
-		.maps = &maps,
+/* 4. The own pages, now that the holes' markers are in place (they are
+ * not pages: scan.c). */
+static int own_pages(struct clear *c)
+{
+	struct sdfs_scan_req req = {
+		.maps = &c->maps,
 		.from = 0,
 		.to = UINT64_MAX,
 		.fn = sdfs_scan_collect_fn,
-		.ctx = &out->own,
+		.ctx = &c->out->own,
 	};
-	r = sdfs_scan(st->pm_fd, &own, SDFS_NEED_OWN, false, false);
-	if (r < 0)
-		goto out;
+	return sdfs_scan(c->st->pm_fd, &req, SDFS_NEED_OWN, false, false);
+}
 
-	if (!sdfs_uffd_mm_alive(st)) {
-		sdfs_uffd_mm_gone(t, st);
-		r = -EAGAIN;
-		captured = 0;
-		goto out;
-	}
+/* Keep the never-writable and the unregistrable mappings of this clear
+ * for the next one; forget those gone. */
+static int remember_mappings(struct clear *c)
+{
+	struct uffd_vma_list clean = {0}, plain = {0};
+	int r = 0;
 
-	/* remember the never-writable mappings; forget those gone */
-	GArray *clean = g_array_new(false, false, sizeof(struct clean_vma));
-	GArray *plain = g_array_new(false, false, sizeof(struct clean_vma));
-	for (size_t i = 0; i < maps.n; i++) {
-		const struct sdfs_vma *v = &maps.vmas[i];
-		if (kind[i] == VMA_NEW_CLEAN ||
-		    (kind[i] == VMA_SKIP && sdfs_uffd_is_clean(st, v)))
-			vma_remember(clean, v);
-		else if (kind[i] == VMA_PLAIN || kind[i] == VMA_PLAIN_SEEN)
-			vma_remember(plain, v);
+	for (size_t i = 0; i < c->maps.n && r == 0; i++) {
+		const struct sdfs_vma *v = &c->maps.vmas[i];
+		if (c->kind[i] == VMA_NEW_CLEAN ||
+		    (c->kind[i] == VMA_SKIP && sdfs_uffd_vma_in(&c->st->clean, v)))
+			r = sdfs_uffd_vma_add(&clean, v);
+		else if (c->kind[i] == VMA_PLAIN || c->kind[i] == VMA_PLAIN_SEEN)
+			r = sdfs_uffd_vma_add(&plain, v);
 	}
-	g_array_free(st->clean, true);
-	st->clean = clean;
-	if (st->plain)
-		g_array_free(st->plain, true);
-	st->plain = plain;
-	r = 0;
-out:
 	if (r < 0) {
-		/* whatever the capture protected reads WRITTEN again */
-		for (size_t i = 0; i < captured; i++)
-			if (kind[i] == VMA_REGISTERED)
-				sdfs_uffd_wp_range(st->uffd, maps.vmas[i].start,
-						   maps.vmas[i].end -
-							   maps.vmas[i].start,
-						   false);
+		sdfs_uffd_vma_list_free(&clean);
+		sdfs_uffd_vma_list_free(&plain);
+		return r;
 	}
-	sdfs_maps_free(&maps);
+	sdfs_uffd_vma_list_free(&c->st->clean);
+	sdfs_uffd_vma_list_free(&c->st->plain);
+	c->st->clean = clean;
+	c->st->plain = plain;
+	return 0;
+}
+
+/* On failure: whatever the capture protected reads WRITTEN again. */
+static void unprotect_captured(struct clear *c)
+{
+	for (size_t i = 0; i < c->captured; i++)
+		if (c->kind[i] == VMA_REGISTERED)
+			sdfs_uffd_wp_range(c->st->uffd, c->maps.vmas[i].start,
+					   c->maps.vmas[i].end -
+						   c->maps.vmas[i].start,
+					   false);
+}
+
+int sdfs_uffd_do_clear(struct sdfs_target *t, struct uffd_state *st,
+		       struct sdfs_capture *out)
+{
+	struct clear c = {.t = t, .st = st, .out = out};
+	int r = sdfs_maps_read_text(t->pid, &c.maps, &out->maps,
+				    &out->maps_len);
+	if (r < 0)
+		return r;
+	c.kind = g_try_new0(enum vma_kind, c.maps.n ? c.maps.n : 1);
+	r = c.kind ? 0 : -ENOMEM;
+	if (r == 0)
+		r = register_mappings(&c);
+	if (r == 0)
+		r = capture(&c);
+	if (r == 0)
+		r = protect_holes(&c);
+	if (r == 0)
+		r = own_pages(&c);
+	if (r == 0 && !sdfs_uffd_mm_alive(st)) {
+		/* exec'd meanwhile: nothing of this is the new image's */
+		sdfs_uffd_mm_gone(t, st);
+		c.captured = 0;
+		r = -EAGAIN;
+	}
+	if (r == 0)
+		r = remember_mappings(&c);
+	if (r < 0)
+		unprotect_captured(&c);
+	g_free(c.kind);
+	sdfs_maps_free(&c.maps);
 	return r;
 }

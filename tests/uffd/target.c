@@ -81,6 +81,7 @@ static void *checker(void *arg)
 }
 
 static volatile int churn_stop;
+static atomic_int churn_done = 1; /* no churner running */
 static uint64_t *churn_base;
 static size_t churn_pages;
 
@@ -98,6 +99,7 @@ static void *churner(void *arg)
 		}
 		n++;
 	}
+	atomic_store(&churn_done, 1);
 	return NULL;
 }
 
@@ -306,6 +308,7 @@ int main(int argc, char **argv)
 			churn_base = (uint64_t *)a;
 			churn_pages = b;
 			churn_stop = 0;
+			atomic_store(&churn_done, 0);
 			pthread_t t;
 			pthread_create(&t, NULL, churner, NULL);
 			pthread_detach(t);
@@ -328,7 +331,10 @@ int main(int argc, char **argv)
 			printf("ok\n");
 		} else if (!strcmp(cmd, "verify")) {
 			churn_stop = 1;
-			usleep(20000);
+			/* wait for the churner to finish the page it is on
+			 * (on a loaded machine it may sleep mid-page) */
+			while (!atomic_load(&churn_done))
+				usleep(1000);
 			int ok = 1;
 			for (unsigned long i = 0; i < b; i++) {
 				uint64_t *p = (uint64_t *)(a + i * ps);
