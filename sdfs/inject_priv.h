@@ -9,18 +9,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/*
- * Like sdfs_inject_syscall(), for a syscall that returns a new fd in the
- * target (userfaultfd): the fd is copied into the caller with
- * pidfd_getfd() and the target's copy is closed with a second injected
- * close(), in the same ptrace session. pidfd refers to pid.
- * Returns the caller's copy (>= 0, O_CLOEXEC), or -errno; when the
- * injected syscall itself failed in the target, *ret_sys holds its raw
- * result and the return value is -ECANCELED. why (may be NULL) gets a
- * one-line reason on failure.
- */
-int sdfs_inject_take_fd(pid_t pid, int pidfd, long nr, const long args[6],
-			long *ret_sys, char *why, size_t why_len);
 
 /* Evaluate one classic-BPF seccomp filter on d: 0 and *ret, or -EINVAL
  * for a program this evaluator does not understand. */
@@ -29,11 +17,6 @@ int sdfs_seccomp_eval(const struct sock_filter *prog, unsigned len,
 /* The result of two filters: the action of higher precedence. */
 uint32_t sdfs_seccomp_combine(uint32_t a, uint32_t b);
 
-/* Test hooks: microseconds the last injection in this thread held the
- * target's registers swapped (the window of inject.c's analysis). */
-uint64_t sdfs_inject_last_window_us(void);
-/* ... and how often it had to start over (a signal or a stop came). */
-unsigned sdfs_inject_last_retries(void);
 
 /* ---- between sdfs and the injector process (inject*.c only) ---- */
 

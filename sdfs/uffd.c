@@ -47,7 +47,7 @@
 #include "cleanup.h"
 #include "backend.h"
 #include "compat.h"
-#include "inject_priv.h"
+#include "inject.h"
 #include "log.h"
 #include "scan.h"
 #include "uffd_priv.h"

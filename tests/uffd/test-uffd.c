@@ -15,7 +15,7 @@
 
 #include "backend.h"
 #include "common.h"
-#include "inject_priv.h"
+#include "inject.h"
 #include "proc.h"
 #include "ranges.h"
 #include "scan.h"
