@@ -185,7 +185,8 @@ int main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	if (fuse_session_mount(se, opts.mountpoint) != 0)
 		goto out_signals;
-	sdfs_log_init(opts.foreground);
+	sdfs_log_init(opts.foreground,
+		      opts.debug ? SDFS_LOG_DEBUG : SDFS_LOG_WARNING);
 	fuse_daemonize(opts.foreground);
 	/* threads do not survive the fork of daemonizing */
 	sdfs_engine_start(mnt.engine);

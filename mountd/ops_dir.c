@@ -10,6 +10,7 @@
 #include <glib.h>
 
 #include "req.h"
+#include "trace.h"
 
 /* readdir offsets: 1 after ".", 2 after "..", then per-directory */
 #define OFF_FIRST 2
@@ -52,7 +53,7 @@ static void reply_entry(fuse_req_t req, struct sdfs_mount *m,
 	memset(&e, 0, sizeof(e));
 	e.ino = sdfs_ino_encode(n);
 	if (!e.ino) {
-		fuse_reply_err(req, ENOENT);
+		sdfs_reply_errno(req, ENOENT);
 		return;
 	}
 	e.generation = id ? id->starttime : 0;
@@ -93,11 +94,11 @@ void sdfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct stat st;
 
 	if (sdfs_ino_decode(parent, &pn) < 0) {
-		fuse_reply_err(req, ENOENT);
+		sdfs_reply_errno(req, ENOENT);
 		return;
 	}
 	if (!sdfs_kind_is_dir(pn.kind)) {
-		fuse_reply_err(req, ENOTDIR);
+		sdfs_reply_errno(req, ENOTDIR);
 		return;
 	}
 	const struct sdfs_kind_info *pi = sdfs_kind(pn.kind);
@@ -133,14 +134,14 @@ void sdfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int err;
 
 	if (sdfs_ino_decode(ino, &n) < 0) {
-		fuse_reply_err(req, ENOENT);
+		sdfs_reply_errno(req, ENOENT);
 		return;
 	}
 	now_ts(&ts);
 	if (n.kind == SDFS_K_ROOT) {
 		err = sdfs_req_allowed(req);
 		if (err < 0) {
-			fuse_reply_err(req, -err);
+			sdfs_reply_errno(req, -err);
 			return;
 		}
 		sdfs_node_attr(mnt_of(req), &n, NULL, &ts, &st);
@@ -420,13 +421,13 @@ void sdfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct sdfs_dir *d = g_try_new0(struct sdfs_dir, 1);
 
 	if (!d) {
-		fuse_reply_err(req, ENOMEM);
+		sdfs_reply_errno(req, ENOMEM);
 		return;
 	}
 	sdfs_handle_init(&d->h, dir_free_cb);
 	if (sdfs_ino_decode(ino, &d->node) < 0 || !sdfs_kind_is_dir(d->node.kind)) {
 		dir_free(d);
-		fuse_reply_err(req, ENOTDIR);
+		sdfs_reply_errno(req, ENOTDIR);
 		return;
 	}
 	d->info = sdfs_kind(d->node.kind);
@@ -450,7 +451,7 @@ void sdfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
 	sdfs_handle_release(fi->fh);
-	fuse_reply_err(req, 0);
+	sdfs_reply_errno(req, 0);
 }
 
 /* Add an entry; false when the reply buffer is full. */
@@ -500,12 +501,12 @@ static void op_readdir(fuse_req_t req, struct sdfs_dir *d, size_t size,
 	int r = 0;
 
 	if (off < 0) {
-		fuse_reply_err(req, EINVAL);
+		sdfs_reply_errno(req, EINVAL);
 		return;
 	}
 	b.buf = g_try_malloc(size);
 	if (!b.buf) {
-		fuse_reply_err(req, ENOMEM);
+		sdfs_reply_errno(req, ENOMEM);
 		return;
 	}
 	if (off < 1 && !dirbuf_add(&b, ".", &d->node, 1))
@@ -517,7 +518,7 @@ static void op_readdir(fuse_req_t req, struct sdfs_dir *d, size_t size,
 	r = d->info->dir->fill(req, &b, d, off);
 out:
 	if (r < 0)
-		fuse_reply_err(req, -r);
+		sdfs_reply_errno(req, -r);
 	else
 		fuse_reply_buf(req, b.buf, b.used);
 	g_free(b.buf);
@@ -530,7 +531,7 @@ static void op_readdir_fh(fuse_req_t req, struct fuse_file_info *fi,
 	struct sdfs_dir *d = (struct sdfs_dir *)sdfs_handle_get(fi->fh);
 
 	if (!d) {
-		fuse_reply_err(req, EBADF);
+		sdfs_reply_errno(req, EBADF);
 		return;
 	}
 	op_readdir(req, d, size, off, plus);

@@ -8,6 +8,7 @@
 #include <glib.h>
 
 #include "file.h"
+#include "trace.h"
 
 static void file_free(struct sdfs_file *f)
 {
@@ -59,25 +60,25 @@ void sdfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct sdfs_file *f = g_try_new0(struct sdfs_file, 1);
 
 	if (!f) {
-		fuse_reply_err(req, ENOMEM);
+		sdfs_reply_errno(req, ENOMEM);
 		return;
 	}
 	sdfs_handle_init(&f->h, file_free_cb);
 	if (sdfs_ino_decode(ino, &f->node) < 0 || f->node.kind == SDFS_K_ROOT) {
 		file_free(f);
-		fuse_reply_err(req, ENOENT);
+		sdfs_reply_errno(req, ENOENT);
 		return;
 	}
 	f->info = sdfs_kind(f->node.kind);
 	if (f->info->dir) {
 		file_free(f);
-		fuse_reply_err(req, EISDIR);
+		sdfs_reply_errno(req, EISDIR);
 		return;
 	}
 	/* only writable classes can be opened for writing (EPERM) */
 	if ((fi->flags & O_ACCMODE) != O_RDONLY && !f->info->file->write) {
 		file_free(f);
-		fuse_reply_err(req, EPERM);
+		sdfs_reply_errno(req, EPERM);
 		return;
 	}
 	int err = sdfs_req_begin(&r, req, &f->node, f->info->access,
@@ -111,7 +112,7 @@ void sdfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void sdfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	sdfs_handle_release(fi->fh);
-	fuse_reply_err(req, 0);
+	sdfs_reply_errno(req, 0);
 }
 
 /*
@@ -144,12 +145,12 @@ static char *read_buf(size_t size)
 static void op_read(fuse_req_t req, struct sdfs_file *f, size_t size, off_t off)
 {
 	if (off < 0) {
-		fuse_reply_err(req, EINVAL);
+		sdfs_reply_errno(req, EINVAL);
 		return;
 	}
 	char *buf = read_buf(size ? size : 1);
 	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+		sdfs_reply_errno(req, ENOMEM);
 		return;
 	}
 	ssize_t n = f->info->file->read(req, f, buf, size, off);
@@ -166,7 +167,7 @@ void sdfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct sdfs_file *f = (struct sdfs_file *)sdfs_handle_get(fi->fh);
 
 	if (!f) {
-		fuse_reply_err(req, EBADF);
+		sdfs_reply_errno(req, EBADF);
 		return;
 	}
 	op_read(req, f, size, off);
@@ -189,7 +190,7 @@ void sdfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	int err = 0;
 
 	if (!f) {
-		fuse_reply_err(req, EBADF);
+		sdfs_reply_errno(req, EBADF);
 		return;
 	}
 	/* the kernel sends only these; ENOSYS would make it stop sending
@@ -206,7 +207,7 @@ void sdfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 			pos = whence == SEEK_DATA ? (uint64_t)off : size;
 	}
 	if (err < 0)
-		fuse_reply_err(req, -err);
+		sdfs_reply_errno(req, -err);
 	else
 		fuse_reply_lseek(req, (off_t)pos);
 	sdfs_handle_drop(&f->h);
@@ -219,7 +220,7 @@ void sdfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	struct sdfs_file *f = (struct sdfs_file *)sdfs_handle_get(fi->fh);
 
 	if (!f) {
-		fuse_reply_err(req, EBADF);
+		sdfs_reply_errno(req, EBADF);
 		return;
 	}
 	int err = f->info->file->write ? f->info->file->write(req, f, buf, size)
@@ -240,20 +241,20 @@ void sdfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct stat st;
 
 	if (sdfs_ino_decode(ino, &n) < 0) {
-		fuse_reply_err(req, ENOENT);
+		sdfs_reply_errno(req, ENOENT);
 		return;
 	}
 	/* `echo 1 > clear` truncates first: a no-op, not an error */
 	const struct sdfs_kind_info *i = sdfs_kind(n.kind);
 	if (!i || !i->file || !i->file->write || to_set != FUSE_SET_ATTR_SIZE ||
 	    attr->st_size != 0) {
-		fuse_reply_err(req, EPERM);
+		sdfs_reply_errno(req, EPERM);
 		return;
 	}
 	int err = sdfs_req_begin(&r, req, &n, i->access, 0);
 	sdfs_req_end(&r);
 	if (err < 0) {
-		fuse_reply_err(req, -err);
+		sdfs_reply_errno(req, -err);
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "req.h"
+#include "trace.h"
 
 #define MAX_GROUPS 256
 
@@ -99,7 +100,7 @@ void sdfs_reply_err(fuse_req_t req, int err, enum sdfs_err_at at)
 		err = -ENOENT;
 	else if (err == -ENOENT && at == SDFS_AT_FILE)
 		err = -ESRCH;
-	fuse_reply_err(req, -err);
+	sdfs_reply_errno(req, -err);
 }
 
 void sdfs_node_attr(struct sdfs_mount *m, const struct sdfs_node *n,

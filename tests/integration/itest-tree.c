@@ -434,6 +434,68 @@ static void test_sendfile(Fx *fx, gconstpointer d)
 	assert_pattern((const guint8 *)s, 5, 2);
 }
 
+/* -d: one line per request, with its operation, inode, the caller's pid,
+ * the result and the time it took. */
+static void test_debug_trace(Fx *fx, gconstpointer d)
+{
+	if (!itest_bin || !itest_workload_bin) {
+		g_test_skip("SDFS_BIN and SDFS_WORKLOAD must be set");
+		return;
+	}
+	const char *old = g_getenv("SDFS_ITEST_OPTS");
+	g_autofree char *keep = g_strdup(old);
+	g_autofree char *opts = g_strdup_printf("debug%s%s", old ? "," : "",
+						old ? old : "");
+	g_setenv("SDFS_ITEST_OPTS", opts, TRUE);
+	mount_start(&fx->m, itest_backend);
+	if (keep)
+		g_setenv("SDFS_ITEST_OPTS", keep, TRUE);
+	else
+		g_unsetenv("SDFS_ITEST_OPTS");
+
+	Workload *w = wl_start();
+	g_autofree char *status = mnt_path(&fx->m, w->pid, "status");
+	g_autofree char *text = read_text(status, NULL);
+	g_assert_nonnull(text);
+	g_autofree char *none = mnt_path(&fx->m, w->pid, "no-such-file");
+	struct stat st;
+	g_assert_cmpint(stat(none, &st), ==, -1);
+	wl_kill(w);
+
+	/* a line is written once the reply is sent: wait for it */
+	g_autofree char *open_ok = g_strdup_printf(" pid %d: ok (", (int)getpid());
+	g_autofree char *enoent = g_strdup_printf(" pid %d: ENOENT (", (int)getpid());
+	gboolean saw_open = FALSE, saw_read = FALSE, saw_enoent = FALSE;
+	g_autofree char *log = NULL;
+	for (int tries = 0; tries < 300 && !(saw_open && saw_read && saw_enoent);
+	     tries++) {
+		g_free(log);
+		log = NULL;
+		if (tries)
+			g_usleep(10000);
+		g_assert_true(g_file_get_contents(fx->m.log, &log, NULL, NULL));
+		g_auto(GStrv) lines = g_strsplit(log, "\n", -1);
+		for (char **l = lines; *l; l++) {
+			if (!g_str_has_prefix(*l, "sdfs: "))
+				continue;
+			const char *rest = *l + 6;
+			if (g_str_has_prefix(rest, "open ino 0x") &&
+			    strstr(rest, open_ok))
+				saw_open = TRUE;
+			if (g_str_has_prefix(rest, "read ino 0x") &&
+			    strstr(rest, open_ok))
+				saw_read = TRUE;
+			if (g_str_has_prefix(rest, "lookup ino 0x") &&
+			    strstr(rest, enoent))
+				saw_enoent = TRUE;
+		}
+	}
+	mount_stop(&fx->m);
+	if (!saw_open || !saw_read || !saw_enoent)
+		g_error("missing trace lines (open %d, read %d, ENOENT %d) in:\n%s",
+			saw_open, saw_read, saw_enoent, log);
+}
+
 void itest_register_tree(void)
 {
 	itest_add("/tree/fstype", test_fstype);
@@ -443,4 +505,5 @@ void itest_register_tree(void)
 	itest_add("/tree/page-names", test_page_names);
 	itest_add("/tree/sendfile", test_sendfile);
 	itest_add_nomount("/tree/daemonized", test_daemonized);
+	itest_add_nomount("/tree/debug-trace", test_debug_trace);
 }
