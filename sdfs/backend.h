@@ -42,6 +42,8 @@ struct sdfs_target {
 struct sdfs_capture {
 	struct sdfs_dirtyset dirty; /* written in the epoch that ended */
 	struct sdfs_dirtyset own; /* own pages at the clear (sdfs(5)) */
+	/* the own pages could not be taken (the dirty set is good): -errno */
+	int own_err;
 	char *maps; /* /proc/PID/maps as read for the clear (g_free) */
 	size_t maps_len;
 };
@@ -67,7 +69,8 @@ struct sdfs_backend {
 	 * the next epoch (sdfs(5): no write is lost at a clear); with it the
 	 * own pages and the maps text of the same moment. The caller
 	 * increments t->epoch after success. On failure nothing is cleared
-	 * and out is discarded.
+	 * and out is discarded; a failure to take the own pages once the
+	 * epoch has ended is no failure of the clear: out->own_err.
 	 */
 	int (*clear)(struct sdfs_target *t, struct sdfs_capture *out,
 		     struct sdfs_clear_stats *st);

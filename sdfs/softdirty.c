@@ -133,61 +133,85 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* Capture the dirty set and the own pages, and clear the bits; the
- * process is stopped (or nofreeze) around this. */
-static int capture_and_clear(struct sdfs_target *t, struct sdfs_capture *out)
+/* Capture the dirty set into out and clear the bits; the process is
+ * stopped (or nofreeze) around this. maps: the mappings read for it. */
+static int capture_and_clear(struct sdfs_target *t, struct sdfs_capture *out,
+			     struct sdfs_maps *maps)
 {
-	g_auto(SdfsMaps) maps = {0};
-	int r = sdfs_maps_read_text(t->pid, &maps, &out->maps, &out->maps_len);
+	int r = sdfs_maps_read_text(t->pid, maps, &out->maps, &out->maps_len);
 	if (r < 0)
 		return r;
 	sdfs_autofd int fd = sdfs_pagemap_open(t->pid);
 	if (fd < 0)
 		return fd;
 	struct sdfs_scan_req req = {
-		.maps = &maps,
+		.maps = maps,
 		.from = 0,
 		.to = UINT64_MAX,
 		.fn = sdfs_scan_collect_fn,
 		.ctx = &out->dirty,
 	};
 	r = sdfs_scan(fd, &req, sd_need(t), false, false);
-	if (r == 0) {
-		req.ctx = &out->own;
-		r = sdfs_scan(fd, &req, SDFS_NEED_OWN, false, false);
-	}
 	if (r < 0)
 		return r;
 	return write_clear_refs(t->pid);
 }
 
+/*
+ * The own pages, once the process runs again: outside the freeze, so that
+ * it costs no stopped time. What changes meanwhile is seen by the next
+ * clear: a page written after the thaw is dirty in the new epoch, one
+ * dropped before this walk is dropped now (the capture has its content if
+ * it was written), one dropped after it is dropped next time.
+ */
+static int own_pages(struct sdfs_target *t, struct sdfs_capture *out,
+		     const struct sdfs_maps *maps)
+{
+	sdfs_autofd int fd = sdfs_pagemap_open(t->pid);
+	if (fd < 0)
+		return fd;
+	struct sdfs_scan_req req = {
+		.maps = maps,
+		.from = 0,
+		.to = UINT64_MAX,
+		.fn = sdfs_scan_collect_fn,
+		.ctx = &out->own,
+	};
+	return sdfs_scan(fd, &req, SDFS_NEED_OWN, false, false);
+}
+
 static int sd_clear(struct sdfs_target *t, struct sdfs_capture *out,
 		    struct sdfs_clear_stats *st)
 {
+	g_auto(SdfsMaps) maps = {0};
 	struct sdfs_freeze f;
 	int r;
 
 	st->frozen_us = 0;
-	if (t->nofreeze)
-		return capture_and_clear(t, out);
-
-	uint64_t t0 = mono_us();
-	r = sdfs_freeze(t->pid, &f);
-	if (r == -EALREADY) {
-		/* stopped under a debugger: it cannot run, so no write can
-		 * race; nothing of ours to undo */
-		r = capture_and_clear(t, out);
-		st->frozen_us = 0;
-		return r;
+	if (t->nofreeze) {
+		r = capture_and_clear(t, out, &maps);
+	} else {
+		uint64_t t0 = mono_us();
+		r = sdfs_freeze(t->pid, &f);
+		if (r == -EALREADY) {
+			/* stopped under a debugger: it cannot run, so no
+			 * write can race; nothing of ours to undo */
+			r = capture_and_clear(t, out, &maps);
+		} else if (r < 0) {
+			sdfs_log("pid %d: cannot stop the process for a "
+				 "clear: %s",
+				 (int)t->pid, strerror(-r));
+			return r;
+		} else {
+			r = capture_and_clear(t, out, &maps);
+			sdfs_thaw(&f);
+			st->frozen_us = mono_us() - t0;
+		}
 	}
-	if (r < 0) {
-		sdfs_log("pid %d: cannot stop the process for a clear: %s",
-			 (int)t->pid, strerror(-r));
-		return r;
-	}
-	r = capture_and_clear(t, out);
-	sdfs_thaw(&f);
-	st->frozen_us = mono_us() - t0;
+	/* the bits are cleared: what fails now is not the clear's failure
+	 * (the capture must be published: tracker.c) */
+	if (r == 0)
+		out->own_err = own_pages(t, out, &maps);
 	return r;
 }
 

@@ -425,30 +425,43 @@ static void capture_free(struct sdfs_capture *c)
 }
 
 /*
- * The snapshot of a capture: its dirty set and maps, and the pages held
- * before (t->held) that it finds neither own nor captured. *held is what
- * it holds, for the next one. (Called with t->lock.)
+ * Fill snapshot s from capture c: its dirty set and maps, and the pages
+ * held before (t->held) that c finds neither own nor captured; *held
+ * gets what is held now, for the next clear. (Called with t->lock.)
+ *
+ * The kernel's epoch has ended by now (bits cleared, pages protected):
+ * the captured pages must be published whatever fails here, or their
+ * writes would be lost. So when the own pages are unknown (c->own_err) or
+ * memory runs out, nothing is said to be dropped this time and the held
+ * set only grows: a page dropped meanwhile is reported by a later clear.
  */
-static int snapshot_make(struct sdfs_tracker *t, struct sdfs_capture *c,
-			 struct sdfs_snapshot **ret, struct sdfs_dirtyset *held)
+static void snapshot_fill(struct sdfs_tracker *t, struct sdfs_capture *c,
+			  struct sdfs_snapshot *s, struct sdfs_dirtyset *held)
 {
-	struct sdfs_snapshot *s = snapshot_new();
-	if (!s)
-		return -ENOMEM;
-	int r = sdfs_dirtyset_union(held, &c->own, &c->dirty);
+	int r = c->own_err;
 
+	if (r == 0)
+		r = sdfs_dirtyset_union(held, &c->own, &c->dirty);
 	if (r == 0)
 		r = sdfs_dirtyset_subtract(&s->dropped, &t->held, held);
 	if (r < 0) {
-		sdfs_snapshot_put(s);
-		return r;
+		sdfs_log("pid %d: own pages unknown at this clear (%s): "
+			 "nothing reported dropped",
+			 (int)t->tgt.pid, strerror(-r));
+		sdfs_dirtyset_clear(&s->dropped);
+		sdfs_dirtyset_clear(held);
+		if (sdfs_dirtyset_union(held, &t->held, &c->dirty) < 0) {
+			/* keep the old held set: pages captured now and
+			 * unmapped later may then stay in a copy */
+			sdfs_dirtyset_free(held);
+			*held = t->held;
+			sdfs_dirtyset_init(&t->held);
+		}
 	}
 	s->set = c->dirty;
 	sdfs_dirtyset_init(&c->dirty);
 	s->maps = g_steal_pointer(&c->maps);
 	s->maps_len = c->maps_len;
-	*ret = s;
-	return 0;
 }
 
 int sdfs_tracker_clear(struct sdfs_tracker *t)
@@ -456,8 +469,11 @@ int sdfs_tracker_clear(struct sdfs_tracker *t)
 	struct sdfs_clear_stats st = {0};
 	struct sdfs_capture cap = {0};
 	struct sdfs_dirtyset held;
-	struct sdfs_snapshot *snap = NULL;
+	/* made before the kernel's epoch ends: see snapshot_fill */
+	struct sdfs_snapshot *snap = snapshot_new();
 
+	if (!snap)
+		return -ENOMEM;
 	sdfs_dirtyset_init(&held);
 	g_mutex_lock(&t->lock);
 	int r = pidfd_exited(t->tgt.pidfd) ? -ESRCH : 0;
@@ -466,24 +482,21 @@ int sdfs_tracker_clear(struct sdfs_tracker *t)
 	/* whatever went wrong, a process that died meanwhile is ESRCH */
 	if (r < 0 && pidfd_exited(t->tgt.pidfd))
 		r = -ESRCH;
-	/* the epoch has ended in the kernel: from here on only memory can
-	 * fail, and then last/ keeps the older capture while the new epoch
-	 * runs (the pages of this one are then reported again: nothing is
-	 * lost, the next round copies them) */
-	if (r == 0)
-		r = snapshot_make(t, &cap, &snap, &held);
 	if (r == 0) {
+		snapshot_fill(t, &cap, snap, &held);
 		snap->epoch = t->tgt.epoch;
 		clock_gettime(CLOCK_REALTIME, &snap->at);
 		t->tgt.epoch++;
 		t->frozen_us = st.frozen_us;
 		sdfs_snapshot_put(t->last);
 		t->last = snap;
+		snap = NULL;
 		sdfs_dirtyset_free(&t->held);
 		t->held = held;
 		sdfs_dirtyset_init(&held);
 	}
 	g_mutex_unlock(&t->lock);
+	sdfs_snapshot_put(snap);
 	capture_free(&cap);
 	sdfs_dirtyset_free(&held);
 	if (r < 0 && r != -ESRCH && r != -ENOTSUP && r != -EBUSY)
