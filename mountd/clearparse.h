@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What a write to PID/clear may say (SPEC §2.3). */
+/* What a write to PID/clear may say (sdfs(5): clear). */
 #pragma once
 
 #include <stdbool.h>

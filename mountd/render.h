@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The text of dirty_ranges and status (SPEC §2.1, §2.5). */
+/* The text of dirty_ranges and status (sdfs(5): dirty_ranges, status). */
 #pragma once
 
 #include <stddef.h>

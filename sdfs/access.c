@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Per-request credentials (DESIGN.md §4). The raw setres*id/setgroups
+ * Per-request credentials (docs/design.md; sdfs(8) SECURITY). The raw setres*id/setgroups
  * system calls change only the calling thread (glibc's wrappers change
  * every thread of the process, which would be wrong here). The saved uid
  * stays 0, so the thread can switch back; while it runs as the caller its

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Run a request with the caller's credentials (DESIGN.md §4). */
+/* Run a request with the caller's credentials (sdfs(8) SECURITY). */
 #pragma once
 
 #include <stdbool.h>

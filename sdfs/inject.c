@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Make another process run one system call (DESIGN.md §3).
+ * Make another process run one system call (docs/design.md, the kernel facts).
  *
  * How: PTRACE_SEIZE + PTRACE_INTERRUPT one thread, save its registers,
  * point its instruction pointer at a syscall instruction that already

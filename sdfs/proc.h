@@ -54,7 +54,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(SdfsMaps, sdfs_maps_free)
 ssize_t sdfs_maps_find(const struct sdfs_maps *m, uint64_t addr);
 
 /*
- * Whether a mapping can hold the process's own data (SPEC §2): false for
+ * Whether a mapping can hold the process's own data (sdfs(5)): false for
  * [vvar], [vvar_vclock], [vsyscall] and device mappings (v->device).
  */
 bool sdfs_vma_trackable(const struct sdfs_vma *v);

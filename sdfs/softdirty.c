@@ -113,7 +113,7 @@ static void sd_detach(struct sdfs_target *t)
 
 static enum sdfs_scan_need sd_need(const struct sdfs_target *t)
 {
-	/* epoch 0: every present page, whatever the bits say (SPEC §2) */
+	/* epoch 0: every present page, whatever the bits say (sdfs(5)) */
 	return t->epoch == 0 ? SDFS_NEED_NOTHING : SDFS_NEED_SOFT_DIRTY;
 }
 

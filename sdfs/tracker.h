@@ -95,7 +95,7 @@ int sdfs_tracker_scan(struct sdfs_tracker *t, uint64_t from, uint64_t to,
 /* 1 if the page at addr is dirty in the current epoch, 0 if not, -errno. */
 int sdfs_tracker_page_dirty(struct sdfs_tracker *t, uint64_t addr);
 
-/* End the epoch (SPEC §2.3). 0 or -errno; on failure nothing changes. */
+/* End the epoch (sdfs(5): clear). 0 or -errno; on failure nothing changes. */
 int sdfs_tracker_clear(struct sdfs_tracker *t);
 
 /* The snapshot of the last clear (NULL before the first); a reference. */

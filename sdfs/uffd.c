@@ -365,7 +365,7 @@ static int uffd_clear(struct sdfs_target *t, struct sdfs_capture *out,
 	int r = -EAGAIN;
 
 	if (stats)
-		stats->frozen_us = 0; /* never stopped (SPEC §3.1 holds) */
+		stats->frozen_us = 0; /* never stopped (the guarantee of sdfs(5) holds) */
 	for (int attempt = 0; attempt < 3 && r == -EAGAIN; attempt++) {
 		if (st->uffd >= 0 && !sdfs_uffd_mm_alive(st))
 			sdfs_uffd_mm_gone(t, st);

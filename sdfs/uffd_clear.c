@@ -28,7 +28,7 @@
  *    is reported in the new epoch). Un-protecting can only add to the
  *    dirty set, never lose a write.
  *    On 6.18 this keeps read faults of file pages after a clear clean;
- *    on 6.12 such pages read WRITTEN once faulted in whatever we do (SPEC
+ *    on 6.12 such pages read WRITTEN once faulted in whatever we do (sdfs(5)
  *    allows that over-report there). Very large file mappings (over
  *    HOLE_PASS_MAX) are not given this pass: it would allocate page
  *    tables for all of them; their pages first read after a clear are
@@ -46,7 +46,7 @@
  *     is the same (start, end, offset, inode).
  *   EINVAL: not registrable (e.g. VM_DROPPABLE). Always reported dirty.
  *   EBUSY: registered with the process's own userfaultfd. Its bits mean
- *     nothing to us: the clear fails with ENOTSUP (SPEC §3.5).
+ *     nothing to us: the clear fails with ENOTSUP (sdfs(5) ERRORS).
  *
  * The first clear (and the first after an exec) is the same sequence on
  * a fresh userfaultfd: nothing is registered yet, no PTE carries a
