@@ -12,7 +12,7 @@
 # If the command never reports one (panic, hang, timeout) it says why and
 # exits 1.
 #
-# Unless --no-tools is given the guest also gets the host's rsync,
+# Unless --no-tools is given the guest also gets the host's rsync, GNU cp,
 # fusermount3, mount.fuse3 and util-linux mount/umount; /bin/sh is dash and
 # busybox provides the rest (cmp, ls, cat, du, mktemp, sleep, kill, ...).
 #
@@ -40,7 +40,9 @@ default_tools() {
 	# mount.fuse3 in Debian's fuse3).
 	# libgcc_s: glibc loads it at run time for pthread_cancel (the FUSE
 	# session loop's shutdown), so ldd does not list it
-	for t in /usr/bin/rsync /usr/bin/fusermount3 /usr/sbin/mount.fuse3 \
+	# GNU cp: the last/image tests copy with --sparse=always (busybox's
+	# cp has no --sparse)
+	for t in /usr/bin/rsync /usr/bin/cp /usr/bin/fusermount3 /usr/sbin/mount.fuse3 \
 		/usr/sbin/mount.fuse /usr/bin/mount /usr/bin/umount \
 		/usr/lib/x86_64-linux-gnu/libgcc_s.so.1; do
 		[[ -e $t ]] || die "$t is missing on the host (apt-get install rsync fuse3 mount)"
