@@ -25,8 +25,9 @@ set -euo pipefail
 CACHE=${SDFS_VM_CACHE:-/var/tmp/sdfs-vm-cache}
 REFRESH=${SDFS_VM_REFRESH:-0}
 
+# shellcheck disable=SC2034 # read by debian-apt.sh
 TOOL=fetch-sysroot
-# shellcheck source=../debian-apt.sh
+# shellcheck source=SCRIPTDIR/../debian-apt.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../debian-apt.sh"
 
 # What the cross build links against (the -dev packages: headers, .pc
@@ -67,8 +68,9 @@ main() {
 		esac
 		shift
 	done
-	command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null ||
+	if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
 		die "apt-get and dpkg-deb are needed (a Debian machine)"
+	fi
 	mkdir -p "$CACHE"
 	exec 9>"$CACHE/.lock"
 	flock 9
