@@ -13,8 +13,11 @@ PACKAGES=(
 	# VM suites: Debian kernels under qemu with a busybox initramfs
 	qemu-system-x86 busybox-static cpio xz-utils zstd gzip dash mount util-linux
 	debian-archive-keyring libc6-dev
+	# the arm64 guest: sdfs cross-built (arm64 libraries are fetched into a
+	# sysroot by tests/vm/fetch-sysroot.sh, never installed)
+	qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils
 	# fuzzing (libFuzzer), sanitizers, leak checks, cross-compile check
-	clang libclang-rt-14-dev valgrind gcc-aarch64-linux-gnu
+	clang libclang-rt-14-dev valgrind
 )
 
 missing=()

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -215,9 +216,31 @@ static void test_new_mappings(void)
 	sdfs_dirtyset_free(&s);
 }
 
+static bool kernel_older_than(int maj, int min, char *rel, size_t len)
+{
+	struct utsname u;
+	int a = 0, b = 0;
+	if (uname(&u) < 0 || sscanf(u.release, "%d.%d", &a, &b) != 2)
+		return true;
+	g_strlcpy(rel, u.release, len);
+	return a < maj || (a == maj && b < min);
+}
+
 /* Read faults of file pages after a clear are not writes (6.18). */
 static void test_file_reads(void)
 {
+	char rel[65] = "?";
+	if (kernel_older_than(6, 18, rel, sizeof(rel))) {
+		/* sdfs(5): before 6.18 such pages may be listed; the
+		 * integration suite checks that allowance there
+		 * (/life/read-only-touched) */
+		g_autofree char *why = g_strdup_printf(
+			"kernel %s: before 6.18 file pages first faulted in "
+			"after a clear read as written",
+			rel);
+		g_test_skip(why);
+		return;
+	}
 	struct tgt t;
 	struct sdfs_target st;
 	struct sdfs_dirtyset s;

@@ -3,7 +3,8 @@
 #
 #   tests/vm/mkinitramfs.sh -o OUT.cpio.gz [--kernel-dir DIR]
 #       [--add HOSTPATH[:GUESTPATH]]... [--env NAME=VALUE]...
-#       [--marker WORD] [--base-only | --job-only] [-- COMMAND ARGS...]
+#       [--marker WORD] [--base-only | --job-only] [--sysroot DIR]
+#       [-- COMMAND ARGS...]
 #
 # The image holds busybox-static (every applet linked; /bin/sh is dash, see
 # add_sh), the kernel's FUSE
@@ -28,12 +29,22 @@
 # that already exists is not overwritten by a busybox applet link: an --add
 # of /usr/bin/mount replaces busybox's mount.
 #
-# Needs: busybox-static, dash, cpio, gzip, ldd (libc-bin); run as root
-# (device nodes).
+# --sysroot DIR builds for another architecture (the arm64 guest): busybox
+# and dash come from DIR (an unpacked Debian root, see
+# tests/vm/arm64/fetch-sysroot.sh), and the shared libraries of every
+# dynamic ELF file are found in DIR from its program interpreter and NEEDED
+# entries (readelf), not with the host's ldd; they go to the same path in
+# the guest as in DIR. busybox's applet list is the host busybox's (the same
+# Debian version; the foreign binary cannot run here).
+#
+# Needs: busybox-static, dash, cpio, gzip, ldd (libc-bin), readelf
+# (binutils) with --sysroot; run as root (device nodes).
 
 set -euo pipefail
 
 BUSYBOX=${SDFS_VM_BUSYBOX:-/bin/busybox}
+# The guest's root for another architecture (--sysroot); empty: the host's.
+SYSROOT=
 
 log() { printf 'mkinitramfs: %s\n' "$*" >&2; }
 die() { printf 'mkinitramfs: error: %s\n' "$*" >&2; exit 1; }
@@ -87,19 +98,78 @@ put_file() {
 }
 
 # Is $1 an ELF file that names a dynamic loader? ldd answers, and fails on
-# static binaries and on non-ELF files.
+# static binaries and on non-ELF files. For a sysroot: does it have a
+# program interpreter?
 is_dynamic_elf() {
 	[[ $(head -c 4 "$1" | od -An -c | tr -d ' ') == 177ELF ]] || return 1
+	if [[ -n $SYSROOT ]]; then
+		readelf -lW "$1" 2>/dev/null | grep -q 'Requesting program interpreter'
+		return
+	fi
 	ldd "$1" >/dev/null 2>&1
 }
 
 # Print every shared library file (host path) that ELF $1 needs, the
 # dynamic loader included; linux-vdso has no file and is skipped.
 elf_libs() {
+	if [[ -n $SYSROOT ]]; then
+		sysroot_libs "$1"
+		return
+	fi
 	ldd "$1" | awk '
 		$2 == "=>" && $3 ~ /^\// { print $3; next }
 		$1 ~ /^\// { print $1 }
 		/not found/ { print "MISSING " $1 }'
+}
+
+# The library directories of the sysroot, in the dynamic loader's order
+# (Debian's multiarch paths, then the plain ones).
+sysroot_libdirs() {
+	local d
+	for d in lib/aarch64-linux-gnu usr/lib/aarch64-linux-gnu lib usr/lib; do
+		[[ -d $SYSROOT/$d ]] && printf '%s\n' "$d"
+	done
+}
+
+# ldd for a foreign ELF file: its interpreter and the transitive closure of
+# its NEEDED entries, looked up in the sysroot. Prints host paths inside
+# the sysroot (the guest path is the part after $SYSROOT), or "MISSING
+# SONAME".
+sysroot_libs() {
+	local interp
+	interp=$(readelf -lW "$1" | sed -n 's/.*Requesting program interpreter: \(.*\)]$/\1/p')
+	if [[ -n $interp ]]; then
+		if [[ -e $SYSROOT$interp ]]; then
+			printf '%s\n' "$SYSROOT$interp"
+		else
+			printf 'MISSING %s\n' "$interp"
+		fi
+	fi
+	local -A seen=()
+	local queue=("$1") f so d found
+	local dirs
+	mapfile -t dirs < <(sysroot_libdirs)
+	while ((${#queue[@]})); do
+		f=${queue[0]}
+		queue=("${queue[@]:1}")
+		while read -r so; do
+			[[ -n $so && -z ${seen[$so]:-} ]] || continue
+			seen[$so]=1
+			found=
+			for d in "${dirs[@]}"; do
+				if [[ -e $SYSROOT/$d/$so ]]; then
+					found=$SYSROOT/$d/$so
+					break
+				fi
+			done
+			if [[ -z $found ]]; then
+				printf 'MISSING %s\n' "$so"
+				continue
+			fi
+			printf '%s\n' "$found"
+			queue+=("$found")
+		done < <(readelf -dW "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p')
+	done
 }
 
 # Add one host path (file or directory) at guest path GUEST, with the
@@ -122,10 +192,11 @@ add_path() {
 }
 
 add_libs() {
-	local st=$1 elf=$2 lib
+	local st=$1 elf=$2 lib guest
 	while read -r lib; do
-		[[ $lib != MISSING* ]] || die "$elf needs ${lib#MISSING }, which ldd cannot find"
-		[[ -e $st/$lib ]] || put_file "$st" "$lib" "$lib"
+		[[ $lib != MISSING* ]] || die "$elf needs ${lib#MISSING }, which ${SYSROOT:-ldd} cannot find${SYSROOT:+ (add its package to tests/vm/arm64/fetch-sysroot.sh)}"
+		guest=${lib#"$SYSROOT"}
+		[[ -e $st/$guest ]] || put_file "$st" "$lib" "$guest"
 	done < <(elf_libs "$elf")
 }
 
@@ -134,18 +205,21 @@ add_libs() {
 # whatever PATH says (an added util-linux mount would never run from a
 # script). dash is Essential on Debian, so it is always there.
 add_sh() {
-	local st=$1
+	local st=$1 dash=/usr/bin/dash
 	[[ -e $st/usr/bin/sh ]] && return 0
-	[[ -x /usr/bin/dash ]] || die "/usr/bin/dash not found: apt-get install dash"
-	add_path "$st" /usr/bin/dash /usr/bin/dash
+	[[ -z $SYSROOT ]] || dash=$SYSROOT/bin/dash
+	[[ -x $dash ]] || die "$dash not found: apt-get install dash"
+	add_path "$st" "$dash" /usr/bin/dash
 	ln -s dash "$st/usr/bin/sh"
 }
 
 add_busybox() {
-	local st=$1 applet
+	local st=$1 applet bb=$BUSYBOX
+	[[ -z $SYSROOT ]] || bb=$SYSROOT/bin/busybox
+	[[ -x $bb ]] || die "$bb not found: apt-get install busybox-static"
+	is_dynamic_elf "$bb" && die "$bb is dynamically linked: install busybox-static"
 	[[ -x $BUSYBOX ]] || die "$BUSYBOX not found: apt-get install busybox-static"
-	is_dynamic_elf "$BUSYBOX" && die "$BUSYBOX is dynamically linked: install busybox-static"
-	put_file "$st" "$BUSYBOX" /usr/bin/busybox
+	put_file "$st" "$bb" /usr/bin/busybox
 	# --list-full gives each applet's usual path (bin/ls, sbin/ifconfig, ...).
 	while read -r applet; do
 		[[ -e $st/$applet || -L $st/$applet ]] && continue
@@ -263,6 +337,9 @@ main() {
 			marker=$2; shift ;;
 		--base-only) mode=base ;;
 		--job-only) mode=job ;;
+		--sysroot)
+			[[ -d $2 ]] || die "--sysroot $2: not a directory"
+			SYSROOT=$(cd "$2" && pwd -P); shift ;;
 		-h | --help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 		--) shift; cmd=("$@"); break ;;
 		*) die "unknown argument '$1' (the command goes after --)" ;;

@@ -1,9 +1,10 @@
 #!/bin/bash
 # vm-run.sh — run one command in a throwaway VM booting a Debian kernel.
 #
-#   tests/vm/vm-run.sh --kernel 6.1|6.12 [--add HOSTPATH[:GUESTPATH]]...
-#       [--env NAME=VALUE]... [--timeout SECONDS] [--accel auto|kvm|tcg]
-#       [--no-tools] -- COMMAND ARGS...
+#   tests/vm/vm-run.sh --kernel 6.1|6.12 [--arch amd64|arm64]
+#       [--add HOSTPATH[:GUESTPATH]]... [--env NAME=VALUE]...
+#       [--timeout SECONDS] [--accel auto|kvm|tcg] [--no-tools]
+#       -- COMMAND ARGS...
 #
 # Fetches the kernel (fetch-kernels.sh), builds an initramfs with the added
 # files (mkinitramfs.sh; the large part is cached by content), boots it in
@@ -16,26 +17,38 @@
 # fusermount3, mount.fuse3 and util-linux mount/umount; /bin/sh is dash and
 # busybox provides the rest (cmp, ls, cat, du, mktemp, sleep, kill, ...).
 #
+# --arch arm64 boots bookworm-backports' 6.12 cloud-arm64 kernel (--kernel
+# 6.12 only) in qemu-system-aarch64 -M virt -cpu max under TCG; busybox,
+# dash, the tools above and every shared library come from the arm64
+# sysroot of tests/vm/arm64/fetch-sysroot.sh, so the added programs must be
+# arm64 ones (tests/vm/arm64/cross-build.sh).
+#
 # Environment:
 #   SDFS_VM_ACCEL   auto (default): KVM when /dev/kvm works, else TCG; or kvm, tcg
 #   SDFS_VM_CACHE   cache directory (default /var/tmp/sdfs-vm-cache)
 #   SDFS_VM_QEMU_ARGS  extra qemu arguments (split on spaces)
 #   SDFS_VM_APPEND  extra kernel command line
 #
-# Needs: qemu-system-x86 (and what fetch-kernels.sh and mkinitramfs.sh need).
+# Needs: qemu-system-x86, qemu-system-arm for arm64 (and what
+# fetch-kernels.sh and mkinitramfs.sh need).
 
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${SDFS_VM_CACHE:-/var/tmp/sdfs-vm-cache}
-QEMU=${SDFS_VM_QEMU:-qemu-system-x86_64}
+QEMU=${SDFS_VM_QEMU:-}
+# amd64 (the host's binaries) or arm64 (--arch); SYSROOT: the arm64 root.
+ARCH=amd64
+SYSROOT=
 
 log() { printf 'vm-run: %s\n' "$*" >&2; }
 die() { printf 'vm-run: error: %s\n' "$*" >&2; exit 1; }
 
 # Host tools the integration tests and the README demo use in the guest.
+# One line per tool, HOSTPATH:GUESTPATH.
 default_tools() {
-	local t
+	local t triplet=x86_64-linux-gnu
+	[[ $ARCH == amd64 ]] || triplet=aarch64-linux-gnu
 	# mount(8) looks for mount.fuse.sdfs, then mount.fuse (a link to
 	# mount.fuse3 in Debian's fuse3).
 	# libgcc_s: glibc loads it at run time for pthread_cancel (the FUSE
@@ -44,9 +57,18 @@ default_tools() {
 	# cp has no --sparse)
 	for t in /usr/bin/rsync /usr/bin/cp /usr/bin/fusermount3 /usr/sbin/mount.fuse3 \
 		/usr/sbin/mount.fuse /usr/bin/mount /usr/bin/umount \
-		/usr/lib/x86_64-linux-gnu/libgcc_s.so.1; do
-		[[ -e $t ]] || die "$t is missing on the host (apt-get install rsync fuse3 mount)"
-		printf '%s\n' "$t"
+		"/usr/lib/$triplet/libgcc_s.so.1"; do
+		if [[ -z $SYSROOT ]]; then
+			[[ -e $t ]] || die "$t is missing on the host (apt-get install rsync fuse3 mount)"
+			printf '%s:%s\n' "$t" "$t"
+		# The sysroot's packages are not usrmerged: /bin/mount is there.
+		elif [[ -e $SYSROOT$t ]]; then
+			printf '%s:%s\n' "$SYSROOT$t" "$t"
+		elif [[ -e $SYSROOT${t#/usr} ]]; then
+			printf '%s:%s\n' "$SYSROOT${t#/usr}" "$t"
+		else
+			die "$t is missing in the $ARCH sysroot $SYSROOT (tests/vm/arm64/fetch-sysroot.sh)"
+		fi
 	done
 }
 
@@ -106,6 +128,11 @@ base_key() {
 				fi
 			fi
 		done
+		# A sysroot's libraries, busybox and dash are its packages.
+		if [[ -n $SYSROOT ]]; then
+			printf 'sysroot %s\n' "$SYSROOT"
+			cat "$SYSROOT/packages"
+		fi
 		sha256sum "${SDFS_VM_BUSYBOX:-/bin/busybox}" /usr/bin/dash
 	} | sha256sum | cut -c1-32
 }
@@ -120,6 +147,7 @@ base_image() {
 	local img=$dir/$key.cpio.gz
 	if [[ ! -s $img ]]; then
 		local args=(-o "$img.$$" --kernel-dir "$kdir" --base-only) a
+		[[ -z $SYSROOT ]] || args+=(--sysroot "$SYSROOT")
 		for a in "$@"; do args+=(--add "$a"); done
 		"$HERE/mkinitramfs.sh" "${args[@]}"
 		mv "$img.$$" "$img"
@@ -149,6 +177,7 @@ main() {
 	while (($#)); do
 		case $1 in
 		--kernel) kernel=$2; shift ;;
+		--arch) ARCH=$2; shift ;;
 		--add) adds+=("$2"); shift ;;
 		--env) envs+=(--env "$2"); shift ;;
 		--timeout) timeout=$2; shift ;;
@@ -163,7 +192,21 @@ main() {
 	[[ -n $kernel ]] || die "--kernel 6.1|6.12 is required"
 	((${#cmd[@]})) || die "no command given (after --)"
 	[[ $timeout =~ ^[0-9]+$ ]] || die "--timeout wants seconds"
-	command -v "$QEMU" >/dev/null || die "$QEMU not found: apt-get install qemu-system-x86"
+	local label=$kernel
+	case $ARCH in
+	amd64)
+		QEMU=${QEMU:-qemu-system-x86_64}
+		command -v "$QEMU" >/dev/null || die "$QEMU not found: apt-get install qemu-system-x86" ;;
+	arm64)
+		[[ $kernel == 6.12 ]] || die "--arch arm64 has kernel 6.12 only (bookworm-backports)"
+		label=6.12-arm64
+		QEMU=${QEMU:-qemu-system-aarch64}
+		command -v "$QEMU" >/dev/null || die "$QEMU not found: apt-get install qemu-system-arm"
+		if ! SYSROOT=$("$HERE/arm64/fetch-sysroot.sh") || [[ ! -d $SYSROOT ]]; then
+			die "the arm64 sysroot could not be fetched (see above); this is a failure, not a skip"
+		fi ;;
+	*) die "--arch amd64|arm64, not '$ARCH'" ;;
+	esac
 
 	trap cleanup EXIT
 	trap 'log "interrupted"; exit 1' INT TERM HUP
@@ -171,9 +214,9 @@ main() {
 	# A kernel that cannot be fetched is a failure, not a skip: CI has
 	# Debian's archive.
 	local kdir
-	if ! kdir=$("$HERE/fetch-kernels.sh" "$kernel" | awk -v k="$kernel" '$1 == k { print $2 }') ||
+	if ! kdir=$("$HERE/fetch-kernels.sh" "$label" | awk -v k="$label" '$1 == k { print $2 }') ||
 		[[ -z $kdir || ! -e $kdir/vmlinuz ]]; then
-		die "kernel $kernel could not be fetched (see above); this is a failure, not a skip"
+		die "kernel $label could not be fetched (see above); this is a failure, not a skip"
 	fi
 
 	if ((tools)); then
@@ -192,6 +235,8 @@ main() {
 	cat "$base" "$WORK/job.cpio.gz" >"$WORK/initrd"
 
 	local accel_args
+	# An arm64 guest on this (x86-64) host can only be emulated.
+	[[ $ARCH == amd64 || $accel == tcg ]] || { [[ $accel == auto ]] || log "--accel $accel: arm64 guests run under TCG"; accel=tcg; }
 	case $accel in
 	auto)
 		if kvm_usable; then
@@ -208,16 +253,25 @@ main() {
 	# these guests at random there (double faults), and under nested KVM
 	# (this machine is itself a VM) the host's instruction emulator gives
 	# up on it ("KVM internal error ... emulation failure").
-	if [[ $accel == kvm ]]; then
+	local console=ttyS0
+	if [[ $ARCH == arm64 ]]; then
+		# -cpu max emulates pointer authentication with the architected
+		# QARMA algorithm unless told otherwise: measured, a boot took
+		# 27-34 s with it and 8-12 s with pauth-impdef=on (qemu's own
+		# cheaper function, same instructions to the guest).
+		# shellcheck disable=SC2054 # one -cpu value with its properties
+		accel_args=(-accel tcg -M virt -cpu max,pauth-impdef=on)
+		console=ttyAMA0
+	elif [[ $accel == kvm ]]; then
 		accel_args=(-accel kvm -cpu "host,-cx16")
 	else
 		accel_args=(-accel tcg -cpu "qemu64,-cx16")
 	fi
 	# qboot (qemu-system-data) starts the kernel faster than SeaBIOS and
-	# prints nothing.
+	# prints nothing. (qemu's virt machine loads an arm64 kernel itself.)
 	local firmware=()
-	[[ -r /usr/share/qemu/qboot.rom ]] && firmware=(-bios /usr/share/qemu/qboot.rom)
-	log "kernel $kernel ($(cat "$kdir/package")), accel $accel, initramfs $(($(stat -c %s "$WORK/initrd") / 1024)) KiB, timeout ${timeout}s"
+	[[ $ARCH == amd64 && -r /usr/share/qemu/qboot.rom ]] && firmware=(-bios /usr/share/qemu/qboot.rom)
+	log "kernel $label ($(cat "$kdir/package")), $ARCH, accel $accel, initramfs $(($(stat -c %s "$WORK/initrd") / 1024)) KiB, timeout ${timeout}s"
 
 	# The console goes through a FIFO to a filter that strips the marker
 	# (and carriage returns) and remembers the exit code it carries.
@@ -259,7 +313,7 @@ main() {
 		-m 2048 -smp 2 "${accel_args[@]}" \
 		-serial stdio -pidfile "$WORK/qemu.pid" "${firmware[@]}" \
 		-kernel "$kdir/vmlinuz" -initrd "$WORK/initrd" \
-		-append "console=ttyS0 quiet panic=-1 oops=panic ${SDFS_VM_APPEND:-}" \
+		-append "console=$console quiet panic=-1 oops=panic ${SDFS_VM_APPEND:-}" \
 		${SDFS_VM_QEMU_ARGS:-} \
 		</dev/null >"$WORK/console" 2>&1 &
 	QEMU_PID=$!
