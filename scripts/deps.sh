@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what sdfs needs to build, run its demo and all its tests on
 # Debian bookworm. Run as root. Quiet unless something fails.
+# `deps.sh --list` prints the package list (scripts/check-tools.sh reads it).
 set -euo pipefail
 
 PACKAGES=(
@@ -13,9 +14,22 @@ PACKAGES=(
 	# VM suites: Debian kernels under qemu with a busybox initramfs
 	qemu-system-x86 busybox-static cpio xz-utils zstd gzip dash mount util-linux
 	debian-archive-keyring libc6-dev
-	# fuzzing (libFuzzer), sanitizers, leak checks, cross-compile check
-	clang libclang-rt-14-dev valgrind gcc-aarch64-linux-gnu
+	# fuzzing (libFuzzer), sanitizers, leak checks
+	clang libclang-rt-14-dev valgrind
+	# aarch64 cross-compile check (bits/wordsize.h comes from the libc6 headers)
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+	# test tooling: debugger, test-count and helper scripts
+	gdb python3 perl
+	# the Debian package (dpkg-buildpackage, dh with meson, lintian)
+	build-essential dpkg-dev debhelper lintian
+	# scripts/fresh-check.sh: a minimal bookworm root to run deps.sh in
+	mmdebstrap
 )
+
+if [[ ${1:-} == --list ]]; then
+	printf '%s\n' "${PACKAGES[@]}"
+	exit 0
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # The README's second command: install what is needed, build with
 # warnings as errors, and run every test suite:
+#   0. every program the scripts and suites run comes from a package
+#      scripts/deps.sh installs (scripts/check-tools.sh), and deps.sh,
+#      the build and the unit suite in a minimal bookworm root made with
+#      mmdebstrap (scripts/fresh-check.sh);
 #   1. unit, uffd, integration (host kernel), vm (Debian 6.1 and 6.12
 #      kernels under qemu), fuzz replay -- in a -Werror build;
 #   2. unit, uffd, integration, security, fault and stress tests under
@@ -134,6 +138,8 @@ cross_aarch64() {
 	echo "aarch64: $(ls sdfs/*.c | wc -l) files compile"
 }
 
+stage "tools: every program comes from a package deps.sh installs" ./scripts/check-tools.sh
+stage "fresh bookworm root: deps.sh, build, unit suite" ./scripts/fresh-check.sh
 stage "build + unit, uffd, integration, vm suites (-Werror)" main_build
 stage "ASan+UBSan: unit, uffd, integration, security, fault, stress" asan_build
 stage "valgrind memcheck: the daemon through the integration suite" valgrind_daemon
