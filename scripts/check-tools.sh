@@ -25,7 +25,7 @@ TOOLS=(
 	# test tooling (test counts, debugging, helper scripts)
 	python3 gdb perl
 	# the Debian package stage; the fresh-root stage
-	dpkg-buildpackage dh lintian dpkg mmdebstrap chroot mountpoint tar
+	dpkg-buildpackage dh dh_auto_configure lintian dpkg mmdebstrap chroot mountpoint tar
 )
 # Words of the scripts that happen to name installed programs but are not
 # run on this machine: busybox applets of the VM guest's /init, words of

@@ -13,7 +13,9 @@
 #      memcheck (trixie's valgrind, see tests/valgrind/fetch-valgrind.sh),
 #      and the unit programs and parser corpora;
 #   4. libFuzzer smoke runs (clang);
-#   5. an aarch64 cross-compile of libsdfs.
+#   5. an aarch64 cross-compile of libsdfs;
+#   6. the Debian package: built, lintian, installed, mounted once with
+#      mount -t fuse.sdfs, removed (scripts/deb-check.sh).
 # Ends with one line "sdfs: N passed, N failed, N skipped" (TAP subtests
 # of every suite, counted from meson's logs). Run as root.
 set -euo pipefail
@@ -146,6 +148,7 @@ stage "valgrind memcheck: the daemon through the integration suite" valgrind_dae
 stage "valgrind memcheck: unit programs and parser corpora" valgrind_run
 stage "libFuzzer smoke" fuzz_smoke
 stage "aarch64 cross-compile" cross_aarch64
+stage "Debian package: build, lintian, install, mount, remove" ./scripts/deb-check.sh
 
 python3 "$TOP/scripts/count-tests.py" "${logs[@]}"
 if ((${#failed_stages[@]})); then
