@@ -46,61 +46,73 @@ done < <(apt-cache depends --recurse --installed --no-recommends --no-suggests \
 	--no-conflicts --no-breaks --no-replaces --no-enhances "${PACKAGES[@]}" 2>/dev/null |
 	grep -v -e '^ ' -e '^<')
 
-# The package owning program $1 (empty if none); usrmerge means dpkg may
-# know /bin/x for /usr/bin/x and the other way round.
-owner() {
-	local p c pkg
-	p=$(PATH=$SYSPATH type -P "$1") || return 1
-	for c in "$p" "$(readlink -f "$p")"; do
-		for c in "$c" "${c#/usr}" "/usr$c"; do
-			pkg=$(dpkg -S "$c" 2>/dev/null | grep -v '^diversion' | head -n 1) || continue
-			[[ -n $pkg ]] && { printf '%s\n' "${pkg%%:*}" | cut -d, -f1; return 0; }
-		done
-	done
-	echo
-}
+# The words of the scripts that might be programs (comments left out).
+mapfile -t files < <(find meson.build scripts .ci tests sdfs mountd man debian -type f \
+	\( -name '*.sh' -o -name meson.build -o -name rules -o -path 'scripts/*' -o -path '.ci/*' \) \
+	-not -name '*.py' 2>/dev/null)
+mapfile -t words < <(sed -e 's/#.*//' "${files[@]}" | grep -oE '\b[a-z][a-z0-9_.+-]*[a-z0-9]\b' | sort -u)
 
+# Where each program is, and every path dpkg may know it by (usrmerge:
+# /bin/x for /usr/bin/x and the other way round; symlinks resolved).
+declare -A where=() listed=()
+for t in "${TOOLS[@]}" "${NOT_COMMANDS[@]}"; do listed[$t]=1; done
+paths=()
+for w in "${TOOLS[@]}" "${words[@]}"; do
+	[[ -n ${where[$w]:-} ]] && continue
+	[[ -z ${listed[$w]:-} || " ${TOOLS[*]} " == *" $w "* ]] || continue
+	[[ $(type -t "$w") == @(builtin|keyword) ]] && continue
+	p=$(PATH=$SYSPATH type -P "$w") || continue
+	where[$w]="$p $(readlink -f "$p")"
+	for c in ${where[$w]}; do paths+=("$c" "${c#/usr}" "/usr$c"); done
+done
+# one dpkg look-up for all of them, and one for the base packages
+declare -A owner_of=() base=([apt]=1)
+while IFS= read -r line; do
+	[[ $line == diversion* ]] && continue
+	pkg=${line%%: *}
+	pkg=${pkg%%,*}
+	owner_of[${line#*: }]=${pkg%%:*}
+done < <(dpkg-query -S -- "${paths[@]}" 2>/dev/null)
 # Essential or Priority required; and apt, which deps.sh itself runs (in
 # the archive it is Priority important, but no Debian system lacks it)
-is_base() {
-	[[ $1 == apt ]] && return 0
-	[[ $(dpkg-query -W -f='${Essential} ${Priority}' "$1" 2>/dev/null) =~ ^yes|required$ ]]
+while read -r pkg ess prio; do
+	[[ $ess == yes || $prio == required ]] && base[$pkg]=1
+done < <(dpkg-query -W -f='${Package} ${Essential} ${Priority}\n')
+
+owner() { # the package of program $1, or nothing
+	local c
+	for c in ${where[$1]}; do
+		for c in "$c" "${c#/usr}" "/usr$c"; do
+			[[ -n ${owner_of[$c]:-} ]] && { echo "${owner_of[$c]}"; return; }
+		done
+	done
 }
 
 bad=0
-declare -A listed=()
-for t in "${TOOLS[@]}" "${NOT_COMMANDS[@]}"; do listed[$t]=1; done
 for t in "${TOOLS[@]}"; do
-	if ! PATH=$SYSPATH type -P "$t" >/dev/null; then
+	if [[ -z ${where[$t]:-} ]]; then
 		echo "check-tools: $t: not installed (scripts/deps.sh should install it)"
 		bad=1
 		continue
 	fi
 	pkg=$(owner "$t")
-	pkg=${pkg%%:*}
 	if [[ -z $pkg ]]; then
-		echo "check-tools: $t ($(PATH=$SYSPATH type -P "$t")): no package owns it"
+		echo "check-tools: $t (${where[$t]%% *}): no package owns it"
 		bad=1
-	elif [[ -z ${provided[$pkg]:-} ]] && ! is_base "$pkg"; then
+	elif [[ -z ${provided[$pkg]:-} && -z ${base[$pkg]:-} ]]; then
 		echo "check-tools: $t comes from $pkg, which scripts/deps.sh does not install"
 		bad=1
 	fi
 done
 
 # The scan: words of the scripts that name programs outside the base.
-mapfile -t files < <(find meson.build scripts .ci tests sdfs mountd man debian -type f \
-	\( -name '*.sh' -o -name meson.build -o -name rules -o -path 'scripts/*' -o -path '.ci/*' \) \
-	-not -name '*.py' 2>/dev/null)
-while read -r w; do
-	[[ -n ${listed[$w]:-} ]] && continue
-	[[ $(type -t "$w") == @(builtin|keyword) ]] && continue
-	PATH=$SYSPATH type -P "$w" >/dev/null || continue
+for w in "${words[@]}"; do
+	[[ -n ${listed[$w]:-} || -z ${where[$w]:-} ]] && continue
 	pkg=$(owner "$w")
-	pkg=${pkg%%:*}
-	[[ -n $pkg ]] && is_base "$pkg" && continue
+	[[ -n $pkg && -n ${base[$pkg]:-} ]] && continue
 	echo "check-tools: the scripts mention $w (from ${pkg:-no package}): add it to TOOLS in $0 (or to NOT_COMMANDS if it is not run here)"
 	bad=1
-done < <(sed -e 's/#.*//' "${files[@]}" | grep -oE '\b[a-z][a-z0-9_.+-]*[a-z0-9]\b' | sort -u)
+done
 
 if ((bad)); then
 	exit 1
