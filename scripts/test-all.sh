@@ -24,6 +24,7 @@ TOP=$PWD
 export LC_ALL=C.UTF-8
 
 ./scripts/deps.sh
+printf '==== scripts/deps.sh: ok (%ds)\n' "$SECONDS"
 
 failed_stages=()
 logs=()
@@ -151,6 +152,7 @@ stage "aarch64 cross-compile" cross_aarch64
 stage "Debian package: build, lintian, install, mount, remove" ./scripts/deb-check.sh
 
 python3 "$TOP/scripts/count-tests.py" "${logs[@]}"
+printf 'test-all: %ds in all (deps.sh included)\n' "$SECONDS"
 if ((${#failed_stages[@]})); then
 	printf 'failed stages: %s\n' "${failed_stages[*]}"
 	exit 1
