@@ -20,6 +20,7 @@ TOOLS=(
 	fusermount3 mount.fuse3 mount.fuse mount umount rsync sh
 	# VM suite: tests/vm/*.sh
 	qemu-system-x86_64 busybox dash cpio gzip xz zstd apt-get apt-cache dpkg-deb flock ldd
+	qemu-system-aarch64 readelf realpath aarch64-linux-gnu-strip
 	# sanitizers, fuzzing, memcheck, cross-compile
 	clang valgrind aarch64-linux-gnu-gcc
 	# test tooling (test counts, debugging, helper scripts)
@@ -29,10 +30,11 @@ TOOLS=(
 )
 # Words of the scripts that happen to name installed programs but are not
 # run on this machine: busybox applets of the VM guest's /init, words of
-# messages, and trixie's valgrind.bin (unpacked by
+# messages or package lists, and trixie's valgrind.bin (unpacked by
 # tests/valgrind/fetch-valgrind.sh, not installed). Shell builtins are
 # never looked up.
-NOT_COMMANDS=(as dir file git init ip ifconfig hostname poweroff kvm opt man size valgrind.bin)
+NOT_COMMANDS=(adduser as debconf dir file git init install-info ip ifconfig hostname poweroff kvm opt man
+	pkgconf qemu-system-arm size strip valgrind.bin)
 # Programs are looked up where Debian's packages put them (not in
 # /usr/local or a user's shims).
 SYSPATH=/usr/sbin:/usr/bin:/sbin:/bin

@@ -9,9 +9,10 @@
 #   scripts/fresh-check.sh [--keep]     (--keep: leave the root in place)
 #
 # A stage of scripts/test-all.sh: measured on the 2-core CI machine with
-# its near mirror, 70 s in all (mmdebstrap 12 s, deps.sh 44 s for 363
-# packages, build 9 s, unit suite 2 s; the root takes 1.7 GB while it
-# exists). With a slow mirror the download dominates.
+# its near mirror, 70 s in all when idle (mmdebstrap 12 s, deps.sh 44 s
+# for 365 packages, build 9 s, unit suite 2 s), 3.5-4.5 min under the load
+# of other builds; the root takes 1.7 GB while it exists. With a slow
+# mirror the download dominates.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TOP=$PWD
