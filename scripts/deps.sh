@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what sdfs needs to build, run its demo and all its tests on
 # Debian bookworm. Run as root. Quiet unless something fails.
+# `deps.sh --list` prints the package list (scripts/check-tools.sh reads it).
 set -euo pipefail
 
 PACKAGES=(
@@ -14,11 +15,23 @@ PACKAGES=(
 	qemu-system-x86 busybox-static cpio xz-utils zstd gzip dash mount util-linux
 	debian-archive-keyring libc6-dev
 	# the arm64 guest: sdfs cross-built (arm64 libraries are fetched into a
-	# sysroot by tests/vm/fetch-sysroot.sh, never installed)
+	# sysroot by tests/vm/arm64/fetch-sysroot.sh, never installed); the
+	# arm64 C library headers (bits/wordsize.h) for the cross compiler
 	qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils
-	# fuzzing (libFuzzer), sanitizers, leak checks, cross-compile check
+	# fuzzing (libFuzzer), sanitizers, leak checks
 	clang libclang-rt-14-dev valgrind
+	# test tooling: debugger, test-count and helper scripts
+	gdb python3 perl
+	# the Debian package (dpkg-buildpackage, dh with meson, lintian)
+	build-essential dpkg-dev debhelper lintian
+	# scripts/fresh-check.sh: a minimal bookworm root to run deps.sh in
+	mmdebstrap
 )
+
+if [[ ${1:-} == --list ]]; then
+	printf '%s\n' "${PACKAGES[@]}"
+	exit 0
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

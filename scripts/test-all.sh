@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # The README's second command: install what is needed, build with
 # warnings as errors, and run every test suite:
+#   0. every program the scripts and suites run comes from a package
+#      scripts/deps.sh installs (scripts/check-tools.sh), and deps.sh,
+#      the build and the unit suite in a minimal bookworm root made with
+#      mmdebstrap (scripts/fresh-check.sh);
 #   1. unit, uffd, integration (host kernel), vm (Debian 6.1 and 6.12
 #      kernels under qemu), fuzz replay -- in a -Werror build;
 #   2. unit, uffd, integration, security, fault and stress tests under
@@ -12,7 +16,9 @@
 #   5. arm64: the whole tree cross-built (-Werror) against Debian's arm64
 #      glib and libfuse3, and the vm tests of the arm64 guest (suite arm64:
 #      the probe, syscall injection, the integration suite and kill -9
-#      with the uffd backend under Debian's 6.12 arm64 kernel).
+#      with the uffd backend under Debian's 6.12 arm64 kernel);
+#   6. the Debian package: built, lintian, installed, mounted once with
+#      mount -t fuse.sdfs, removed (scripts/deb-check.sh).
 # Ends with one line "sdfs: N passed, N failed, N skipped" (TAP subtests
 # of every suite, counted from meson's logs). Run as root.
 set -euo pipefail
@@ -21,6 +27,7 @@ TOP=$PWD
 export LC_ALL=C.UTF-8
 
 ./scripts/deps.sh
+printf '==== scripts/deps.sh: ok (%ds)\n' "$SECONDS"
 
 failed_stages=()
 logs=()
@@ -138,14 +145,18 @@ cross_aarch64() {
 	mtest build-ci arm64
 }
 
+stage "tools: every program comes from a package deps.sh installs" ./scripts/check-tools.sh
+stage "fresh bookworm root: deps.sh, build, unit suite" ./scripts/fresh-check.sh
 stage "build + unit, uffd, integration, vm suites (-Werror)" main_build
 stage "ASan+UBSan: unit, uffd, integration, security, fault, stress" asan_build
 stage "valgrind memcheck: the daemon through the integration suite" valgrind_daemon
 stage "valgrind memcheck: unit programs and parser corpora" valgrind_run
 stage "libFuzzer smoke" fuzz_smoke
 stage "arm64: cross build, tests in an arm64 guest" cross_aarch64
+stage "Debian package: build, lintian, install, mount, remove" ./scripts/deb-check.sh
 
 python3 "$TOP/scripts/count-tests.py" "${logs[@]}"
+printf 'test-all: %ds in all (deps.sh included)\n' "$SECONDS"
 if ((${#failed_stages[@]})); then
 	printf 'failed stages: %s\n' "${failed_stages[*]}"
 	exit 1

@@ -2,14 +2,17 @@
 /*
  * sdfs_sectest: access control and hostile input against real sdfs mounts.
  * Needs root (it switches to test uids by itself) and the uffd backend.
- * Environment: SDFS_BIN, SDFS_WORKLOAD, SDFS_SECTARGET.
+ * Environment: SDFS_BIN, SDFS_WORKLOAD, SDFS_SECTARGET (copied to a
+ * directory under /tmp that the test users can execute from).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <sys/mount.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sectest.h"
@@ -110,6 +113,68 @@ static gboolean uffd_usable(char **why)
 	return FALSE;
 }
 
+/* Copy program *path into dir (mode 0755) and point *path and the
+ * environment variable var (read again by the test subprocesses) at the
+ * copy. */
+static gboolean stage_one(const char *dir, const char *var, const char **path,
+			  char **why)
+{
+	g_autofree char *data = NULL;
+	gsize len = 0;
+	g_autoptr(GError) e = NULL;
+	g_autofree char *base = g_path_get_basename(*path);
+	char *copy = g_build_filename(dir, base, NULL);
+
+	if (!g_file_get_contents(*path, &data, &len, &e) ||
+	    !g_file_set_contents(copy, data, (gssize)len, &e)) {
+		*why = g_strdup_printf("copy of %s: %s", *path, e->message);
+		g_free(copy);
+		return FALSE;
+	}
+	chmod(copy, 0755);
+	g_setenv(var, copy, TRUE);
+	*path = copy; /* lives as long as the program */
+	return TRUE;
+}
+
+/* Can uid execute path? Asked in a child that becomes uid. */
+static gboolean exec_ok_as(uid_t uid, const char *path)
+{
+	pid_t c = fork();
+	if (c == 0)
+		_exit(setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+		      setresuid(uid, uid, uid) < 0 || access(path, X_OK) < 0);
+	int st = 0;
+	return c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) &&
+	       WEXITSTATUS(st) == 0;
+}
+
+/*
+ * The programs run as the test users (sdfs, the workload, the target) are
+ * copied to RUN_DIR/bin, 0755 under /tmp: the build tree may be where
+ * those users cannot go (a checkout under a 0700 home directory). False,
+ * with the reason, if they cannot execute even the copies.
+ */
+static gboolean stage_programs(char **why)
+{
+	g_autofree char *bin = g_build_filename(run_dir, "bin", NULL);
+	if (mkdir(bin, 0755) < 0 || chmod(bin, 0755) < 0) {
+		*why = g_strdup_printf("mkdir %s: %s", bin, g_strerror(errno));
+		return FALSE;
+	}
+	if (!stage_one(bin, "SDFS_BIN", &itest_bin, why) ||
+	    !stage_one(bin, "SDFS_WORKLOAD", &itest_workload_bin, why) ||
+	    !stage_one(bin, "SDFS_SECTARGET", &sec_target_bin, why))
+		return FALSE;
+	if (!exec_ok_as(UID_X, itest_bin)) {
+		*why = g_strdup_printf("uid %u cannot execute %s (a noexec "
+				       "/tmp?)",
+				       (unsigned)UID_X, itest_bin);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -139,15 +204,19 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		chmod(run_dir, 0755);
+		tl_net_set_tmp(run_dir);
 		g_setenv("SDFS_SEC_RUNDIR", run_dir, TRUE);
+		g_autofree char *no = NULL;
+		if (!stage_programs(&no)) {
+			printf("1..0 # SKIP %s\n", no);
+			return 0;
+		}
 	}
 	sec_register_access();
 	sec_register_unpriv();
 	sec_register_hostile();
 	int r = g_test_run();
-	if (run_dir) {
-		sweep();
-		rmdir(run_dir);
-	}
+	if (run_dir)
+		sweep(); /* run_dir itself goes with the safety net at exit */
 	return r;
 }

@@ -9,9 +9,10 @@
 # Fetches the kernel (fetch-kernels.sh), builds an initramfs with the added
 # files (mkinitramfs.sh; the large part is cached by content), boots it in
 # qemu-system-x86_64 with 2 GiB of memory, no swap and 2 CPUs, streams the
-# guest console to stdout and exits with the guest command's exit code.
-# If the command never reports one (panic, hang, timeout) it says why and
-# exits 1.
+# guest console to stdout and exits with the guest command's exit code as
+# soon as qemu exits (or SDFS_VM_EXIT_GRACE seconds after the code came,
+# if qemu stays). If the command never reports one (panic, hang, timeout)
+# it says why and exits 1.
 #
 # Unless --no-tools is given the guest also gets the host's rsync, GNU cp,
 # fusermount3, mount.fuse3 and util-linux mount/umount; /bin/sh is dash and
@@ -28,6 +29,8 @@
 #   SDFS_VM_CACHE   cache directory (default /var/tmp/sdfs-vm-cache)
 #   SDFS_VM_QEMU_ARGS  extra qemu arguments (split on spaces)
 #   SDFS_VM_APPEND  extra kernel command line
+#   SDFS_VM_EXIT_GRACE  seconds qemu gets to exit by itself once the guest's
+#                   exit code is on the console (default 10); then killed
 #
 # Needs: qemu-system-x86, qemu-system-arm for arm64 (and what
 # fetch-kernels.sh and mkinitramfs.sh need).
@@ -160,13 +163,24 @@ base_image() {
 	printf '%s\n' "$img"
 }
 
+# Seconds qemu gets to exit by itself once the guest's command reported
+# its exit code (the guest then syncs and powers off: well under 1 s).
+QEMU_EXIT_GRACE=${SDFS_VM_EXIT_GRACE:-10}
+
+# Is child $1 still running? A child that exited stays a zombie (state Z)
+# until it is waited for.
+qemu_alive() {
+	local st
+	{ read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
+	st=${st##*) }
+	[[ ${st%% *} != [ZX] ]]
+}
+
 QEMU_PID=
-SLEEP_PID=
 WORK=
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
 	[[ -n $QEMU_PID ]] && kill "$QEMU_PID" 2>/dev/null
-	[[ -n $SLEEP_PID ]] && kill "$SLEEP_PID" 2>/dev/null
 	[[ -n $WORK ]] && rm -rf "$WORK"
 	return 0
 }
@@ -278,7 +292,11 @@ main() {
 	mkfifo "$WORK/console"
 	# qemu stops (but does not exit) on a KVM internal error: kill it then
 	# rather than wait for the timeout.
-	awk -v m="$marker=" -v rcfile="$WORK/rc" -v pidfile="$WORK/qemu.pid" '
+	# mawk (Debian's awk) reads a pipe in large blocks unless told
+	# -W interactive: the marker line would wait for qemu to exit.
+	local awk_opts=()
+	awk -W version 2>&1 | grep -q mawk && awk_opts=(-W interactive)
+	awk "${awk_opts[@]}" -v m="$marker=" -v rcfile="$WORK/rc" -v pidfile="$WORK/qemu.pid" '
 		/KVM internal error|^qemu-system-[a-z0-9_]*: .*(fatal|error)/ {
 			if ((getline pid < pidfile) > 0) system("kill " pid)
 		}
@@ -317,23 +335,31 @@ main() {
 		${SDFS_VM_QEMU_ARGS:-} \
 		</dev/null >"$WORK/console" 2>&1 &
 	QEMU_PID=$!
-	sleep "$timeout" &
-	SLEEP_PID=$!
 
-	local done_pid='' status=0
-	wait -n -p done_pid "$QEMU_PID" "$SLEEP_PID" || status=$?
-	local timed_out=0
-	if [[ $done_pid == "$SLEEP_PID" ]]; then
-		timed_out=1
-		SLEEP_PID=
-		kill "$QEMU_PID" 2>/dev/null || true
-		wait "$QEMU_PID" 2>/dev/null || true
-	else
-		kill "$SLEEP_PID" 2>/dev/null || true
-		wait "$SLEEP_PID" 2>/dev/null || true
-		SLEEP_PID=
-	fi
+	# Poll until qemu has exited (the guest powered off, panicked, or
+	# qemu failed), or the guest's exit code has come through the console
+	# and qemu has had a few seconds to exit by itself, or the timeout.
+	# Polled rather than `wait -n` on qemu and a sleep: that was seen to
+	# sit out the whole timeout after the guest had long reported its code.
+	local deadline=$((start + timeout)) rc_at=0 timed_out=0 stuck=0 status=0
+	while qemu_alive "$QEMU_PID"; do
+		if ((rc_at == 0)) && [[ -s $WORK/rc ]]; then
+			rc_at=$SECONDS
+		fi
+		if ((rc_at && SECONDS - rc_at >= QEMU_EXIT_GRACE)); then
+			stuck=1
+			break
+		fi
+		if ((SECONDS >= deadline)); then
+			timed_out=1
+			break
+		fi
+		sleep 0.2
+	done
+	((stuck || timed_out)) && kill "$QEMU_PID" 2>/dev/null
+	wait "$QEMU_PID" 2>/dev/null || status=$?
 	QEMU_PID=
+	((stuck)) && log "qemu did not exit within ${QEMU_EXIT_GRACE}s of the guest's exit code; killed"
 	wait "$filter_pid" || true
 	local elapsed=$((SECONDS - start))
 
