@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Fuzz the validation of writes to PID/clear (SPEC §2.3: "1" or "4",
+ * Fuzz the validation of writes to PID/clear (sdfs(5), clear: "1" or "4",
  * optionally followed by a newline; anything else is EINVAL), the
- * daemon's own sdfs_clear_request_valid(), against the SPEC's list of
+ * daemon's own sdfs_clear_request_valid(), against sdfs(5)'s list of
  * accepted writes.
  */
 #include <stdbool.h>

@@ -141,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 
-	/* one line per run, in the SPEC §2.1 shape */
+	/* one line per run, in the shape sdfs(5) gives */
 	struct sdfs_text *out = sdfs_text_new();
 	CHECK(out);
 	sdfs_render_dirtyset(out, &s);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Fuzz sdfs_parse_page_name: a file name looked up under pages/. Exactly
- * 1..16 hex digits (either case, no 0x) are accepted (SPEC §2). */
+ * 1..16 hex digits (either case, no 0x) are accepted (sdfs(5)). */
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>

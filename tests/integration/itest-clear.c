@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* clear and dirty_ranges (SPEC §2.1, §2.3): epochs, input, exact lines. */
+/* clear and dirty_ranges (sdfs(5): dirty_ranges, clear): epochs, input, exact lines. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -105,7 +105,7 @@ static void test_invalid(Fx *fx, gconstpointer d)
 	g_assert_cmpstr(last1, ==, last0);
 }
 
-/* The SPEC's own command: echo 1 > clear (O_TRUNC through the shell). */
+/* The README's own command: echo 1 > clear (O_TRUNC through the shell). */
 static void test_shell_echo(Fx *fx, gconstpointer d)
 {
 	FX_REQUIRE(fx);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What happens to memory and processes (SPEC §2, §3.4, §4). */
+/* What happens to memory and processes (sdfs(5): epochs, process life, backends). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -258,7 +258,7 @@ static void test_read_only_touched(Fx *fx, gconstpointer d)
 	g_autofree char *want = rline(a + P(8), 1, "rw-p", NULL);
 	g_assert_cmpstr(r1, ==, want);
 	g_autofree char *rf1 = in(fx, w->pid, f, 4);
-	/* SPEC §2: uffd before 6.18 may list file pages first faulted in
+	/* sdfs(5): uffd before 6.18 may list file pages first faulted in
 	 * after the clear (page 1), nothing else */
 	g_autofree char *allowed = rline(f + P(1), 1, "rw-p", real);
 	if (!strcmp(itest_backend_effective(itest_backend), "uffd") &&

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* pages/, last/, status and errors (SPEC §2.2, §2.4, §2.5, §3.5). */
+/* pages/, last/, status and errors (sdfs(5): pages/, last/, status, ERRORS). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * No write is lost at a clear (SPEC §3.1): racing writer threads, many
+ * No write is lost at a clear (sdfs(5), GUARANTEES): racing writer threads, many
  * clears each followed by a copy of last/pages, then a stopped final round
  * whose copy must equal the process's memory byte for byte.
  */

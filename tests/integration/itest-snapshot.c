@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The rsync snapshot loop of SPEC §3.2, and the backend cross-check (one
+ * The rsync snapshot loop of sdfs(5) (Iterative snapshots), and the backend cross-check (one
  * recorded scenario under soft-dirty and under uffd: same dirty sets).
  */
 #include <errno.h>
@@ -55,7 +55,8 @@ static int rsync_rounds(void)
 	return n > 0 ? n : 20;
 }
 
-/* SPEC §3.2 loop with random writes between rounds and racing writers. */
+/* The snapshot loop of sdfs(5) with random writes between rounds and
+ * racing writers. */
 static void test_rsync(Fx *fx, gconstpointer d)
 {
 	FX_REQUIRE(fx);

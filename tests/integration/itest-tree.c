@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The tree (SPEC §2): listing, lookups, modes, page names. */
+/* The tree (sdfs(5)): listing, lookups, modes, page names. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Access with a root daemon and allow_other (SPEC §3.3, sdfs(5) ACCESS and
+ * Access with a root daemon and allow_other (sdfs(5) ACCESS and
  * decision 2): every request is checked with the caller's credentials.
  * On this host (no Yama) PTRACE_MODE_READ and PTRACE_MODE_ATTACH refuse
  * the same callers, so a process is either invisible (ENOENT) or fully
@@ -304,7 +304,7 @@ static void test_recheck_after_open(void)
 	/* and clear at every write: nothing cleared */
 	g_assert_cmpint(ag_pwrite(x, fc, 0, "1", 1), ==, -EACCES);
 	g_assert_cmpuint(sec_epoch(&sm.m, t->pid), ==, 0);
-	/* text rendered at open may still be read (SPEC §2.1) */
+	/* text rendered at open may still be read (sdfs(5), dirty_ranges) */
 	char stext2[4096];
 	g_assert_cmpint(ag_pread(x, fs, 0, stext2, sizeof(stext2) - 1), ==,
 			sn);
@@ -375,7 +375,7 @@ static void test_pidns_nested_caller(void)
 
 /*
  * The daemon in its own pid namespace: callers outside it (the test, root)
- * reach it with pid 0 and are refused with EACCES (DESIGN.md §4, sdfs(5)
+ * reach it with pid 0 and are refused with EACCES (sdfs(8) SECURITY, sdfs(5)
  * ERRORS); a caller that joined the daemon's namespace is served.
  */
 static void test_pidns_outside_caller(void)

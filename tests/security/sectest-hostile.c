@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Hostile input against a root mount (SPEC §2.3, §3.5; sdfs(5) decisions
+ * Hostile input against a root mount (sdfs(5) ERRORS and decisions
  * 1, 3, 11, 12 and ERRORS): exact errnos, no crash, no hang, no wrong data.
  */
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Unprivileged mount (SPEC §3.3, DESIGN.md §4): uid X runs sdfs itself
+ * Unprivileged mount (sdfs(5) ACCESS, sdfs(8) SECURITY): uid X runs sdfs itself
  * (libfuse mounts through the set-user-ID fusermount3) and tracks its own
  * processes; other users, root included, are refused with EACCES.
  */

@@ -66,7 +66,7 @@ static void test_range_literal_4k(void)
 	}
 }
 
-/* Check one rendered line against SPEC §2.1 field by field. */
+/* Check one rendered line against sdfs(5)'s dirty_ranges field by field. */
 static void check_line(const char *line, size_t len, uint64_t start,
 		       uint64_t end, const char *perms, const char *path)
 {
