@@ -2,8 +2,8 @@
 # vm-run.sh — run one command in a throwaway VM booting a Debian kernel.
 #
 #   tests/vm/vm-run.sh --kernel 6.1|6.12 [--add HOSTPATH[:GUESTPATH]]...
-#       [--env NAME=VALUE]... [--timeout SECONDS] [--accel auto|kvm|tcg]
-#       [--no-tools] -- COMMAND ARGS...
+#       [--env NAME=VALUE]... [--module NAME]... [--timeout SECONDS]
+#       [--accel auto|kvm|tcg] [--no-tools] -- COMMAND ARGS...
 #
 # Fetches the kernel (fetch-kernels.sh), builds an initramfs with the added
 # files (mkinitramfs.sh; the large part is cached by content), boots it in
@@ -11,6 +11,10 @@
 # guest console to stdout and exits with the guest command's exit code.
 # If the command never reports one (panic, hang, timeout) it says why and
 # exits 1.
+#
+# --module NAME loads the kernel's module NAME (and what it depends on) at
+# boot, after FUSE; a module built into the kernel is skipped, one the
+# kernel package does not have is an error.
 #
 # Unless --no-tools is given the guest also gets the host's rsync,
 # fusermount3, mount.fuse3 and util-linux mount/umount; /bin/sh is dash and
@@ -88,7 +92,7 @@ base_key() {
 		local mod
 		while read -r mod; do
 			[[ -n $mod ]] && sha256sum "$kdir/root/$mod"
-		done <"$kdir/modules.load"
+		done < <(cat "$kdir/modules.load"; ((${#MODS[@]})) && printf '%s\n' "${MODS[@]}")
 		local a host f
 		for a in "$@"; do
 			printf 'add %s\n' "$a"
@@ -119,6 +123,7 @@ base_image() {
 	if [[ ! -s $img ]]; then
 		local args=(-o "$img.$$" --kernel-dir "$kdir" --base-only) a
 		for a in "$@"; do args+=(--add "$a"); done
+		for a in "${MODS[@]}"; do args+=(--module "$a"); done
 		"$HERE/mkinitramfs.sh" "${args[@]}"
 		mv "$img.$$" "$img"
 		# Keep the cache small: the newest few images.
@@ -133,6 +138,7 @@ base_image() {
 QEMU_PID=
 SLEEP_PID=
 WORK=
+MODS=()
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
 	[[ -n $QEMU_PID ]] && kill "$QEMU_PID" 2>/dev/null
@@ -143,10 +149,13 @@ cleanup() {
 
 main() {
 	local kernel="" timeout=540 accel=${SDFS_VM_ACCEL:-auto} tools=1
-	local adds=() envs=() cmd=()
+	local adds=() envs=() cmd=() modnames=()
 	while (($#)); do
 		case $1 in
 		--kernel) kernel=$2; shift ;;
+		--module)
+			[[ $2 =~ ^[A-Za-z0-9_-]+$ ]] || die "--module wants a module name, got '$2'"
+			modnames+=("$2"); shift ;;
 		--add) adds+=("$2"); shift ;;
 		--env) envs+=(--env "$2"); shift ;;
 		--timeout) timeout=$2; shift ;;
@@ -168,11 +177,18 @@ main() {
 
 	# A kernel that cannot be fetched is a failure, not a skip: CI has
 	# Debian's archive.
-	local kdir
-	if ! kdir=$("$HERE/fetch-kernels.sh" "$kernel" | awk -v k="$kernel" '$1 == k { print $2 }') ||
-		[[ -z $kdir || ! -e $kdir/vmlinuz ]]; then
+	local kdir line fk=("$HERE/fetch-kernels.sh")
+	if ((${#modnames[@]})); then
+		fk+=(--with-modules "$(IFS=,; echo "${modnames[*]}")")
+	fi
+	local mods_line=''
+	line=$("${fk[@]}" "$kernel" | awk -v k="$kernel" '$1 == k') || line=''
+	read -r _ kdir mods_line <<<"$line" || true
+	if [[ -z $kdir || ! -e $kdir/vmlinuz ]]; then
 		die "kernel $kernel could not be fetched (see above); this is a failure, not a skip"
 	fi
+	# the module files the kernel needs for --module, in load order
+	read -r -a MODS <<<"$mods_line" || true
 
 	if ((tools)); then
 		local t
