@@ -3,12 +3,13 @@
 #
 #   tests/vm/vm-run.sh --kernel 6.1|6.12 [--add HOSTPATH[:GUESTPATH]]...
 #       [--env NAME=VALUE]... [--module NAME]... [--timeout SECONDS]
-#       [--accel auto|kvm|tcg] [--no-tools] -- COMMAND ARGS...
+#       [--accel auto|kvm|tcg] [--smp N] [--no-tools] -- COMMAND ARGS...
 #
 # Fetches the kernel (fetch-kernels.sh), builds an initramfs with the added
 # files (mkinitramfs.sh; the large part is cached by content), boots it in
-# qemu-system-x86_64 with 2 GiB of memory, no swap and 2 CPUs, streams the
-# guest console to stdout and exits with the guest command's exit code.
+# qemu-system-x86_64 with 2 GiB of memory, no swap and 2 CPUs (--smp N: N),
+# streams the guest console to stdout and exits with the guest command's
+# exit code.
 # If the command never reports one (panic, hang, timeout) it says why and
 # exits 1.
 #
@@ -148,7 +149,7 @@ cleanup() {
 }
 
 main() {
-	local kernel="" timeout=540 accel=${SDFS_VM_ACCEL:-auto} tools=1
+	local kernel="" timeout=540 accel=${SDFS_VM_ACCEL:-auto} tools=1 smp=2
 	local adds=() envs=() cmd=() modnames=()
 	while (($#)); do
 		case $1 in
@@ -160,6 +161,9 @@ main() {
 		--env) envs+=(--env "$2"); shift ;;
 		--timeout) timeout=$2; shift ;;
 		--accel) accel=$2; shift ;;
+		--smp)
+			[[ $2 =~ ^[1-8]$ ]] || die "--smp wants 1..8 CPUs"
+			smp=$2; shift ;;
 		--no-tools) tools=0 ;;
 		-h | --help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 		--) shift; cmd=("$@"); break ;;
@@ -270,7 +274,7 @@ main() {
 	local start=$SECONDS
 	# shellcheck disable=SC2086 # SDFS_VM_QEMU_ARGS is a word list on purpose
 	"$QEMU" -nodefaults -no-user-config -nographic -no-reboot \
-		-m 2048 -smp 2 "${accel_args[@]}" \
+		-m 2048 -smp "$smp" "${accel_args[@]}" \
 		-serial stdio -pidfile "$WORK/qemu.pid" "${firmware[@]}" \
 		-kernel "$kdir/vmlinuz" -initrd "$WORK/initrd" \
 		-append "console=ttyS0 quiet panic=-1 oops=panic ${SDFS_VM_APPEND:-}" \
