@@ -11,6 +11,9 @@
 # initialising nftables without it) and runs, in the guest:
 #   sdfs-bench --criu /usr/sbin/criu --criu-only --backend soft-dirty
 #       --criu-size SIZE --dirty LIST --patterns rand --runs N --tmp /tmp
+#       --nullfs nullfs --floor-files 2000
+# (the FUSE-floor rows of nullfs in the same guest: what one page file
+# costs a FUSE file system that does nothing)
 # Defaults: --build build-bench (configure it with --buildtype=release,
 # as for sdfs-bench), --kernel 6.1, --size 256M, --dirty 1,10,
 # --runs 3, --smp 1, --timeout 3000 (10 to 20 minutes under TCG, most of
@@ -36,7 +39,7 @@ TOP=$(cd "$HERE/../.." && pwd)
 die() { printf 'criu-vm: error: %s\n' "$*" >&2; exit 1; }
 
 main() {
-	local build=$TOP/build-bench kernel=6.1 size=256M dirty=1,10 runs=3 timeout=3000 smp=1
+	local build=$TOP/build-bench kernel=6.1 size=256M dirty=1,10 runs=3 timeout=3000 smp=1 floor=2000
 	local extra=()
 	while (($#)); do
 		case $1 in
@@ -47,7 +50,7 @@ main() {
 		--runs) runs=$2; shift ;;
 		--smp) smp=$2; shift ;;
 		--timeout) timeout=$2; shift ;;
-		--quick) size=32M dirty=1,10 runs=1 ;;
+		--quick) size=32M dirty=1,10 runs=1 floor=200 ;;
 		-h | --help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 		--) shift; extra=("$@"); break ;;
 		*) die "unknown argument '$1'" ;;
@@ -55,7 +58,7 @@ main() {
 		shift
 	done
 	local f
-	for f in mountd/sdfs tests/bench/sdfs-bench tests/bench/bigwork; do
+	for f in mountd/sdfs tests/bench/sdfs-bench tests/bench/bigwork tests/bench/nullfs; do
 		[[ -x $build/$f ]] || die "$build/$f is missing: build first (meson setup $build --buildtype=release && ninja -C $build)"
 	done
 
@@ -76,8 +79,10 @@ main() {
 		--add "$build/mountd/sdfs:/usr/local/bin/sdfs" \
 		--add "$build/tests/bench/sdfs-bench:/usr/local/bin/sdfs-bench" \
 		--add "$build/tests/bench/bigwork:/usr/local/bin/bigwork" \
+		--add "$build/tests/bench/nullfs:/usr/local/bin/nullfs" \
 		-- /usr/local/bin/sdfs-bench --sdfs /usr/local/bin/sdfs \
 		--bigwork /usr/local/bin/bigwork --backend soft-dirty \
+		--nullfs /usr/local/bin/nullfs --floor-files "$floor" \
 		--criu /usr/sbin/criu --criu-only --criu-size "$size" \
 		--dirty "$dirty" --patterns rand --runs "$runs" --tmp /tmp -v \
 		"${extra[@]}"

@@ -240,9 +240,15 @@ main() {
 	# The console goes through a FIFO to a filter that strips the marker
 	# (and carriage returns) and remembers the exit code it carries.
 	mkfifo "$WORK/console"
+	# mawk (Debian's awk) reads a pipe in large blocks: without
+	# -W interactive a long run shows nothing until it ends.
+	local awk_opts=()
+	if awk -W version 2>&1 | grep -qi mawk; then
+		awk_opts=(-W interactive)
+	fi
 	# qemu stops (but does not exit) on a KVM internal error: kill it then
 	# rather than wait for the timeout.
-	awk -v m="$marker=" -v rcfile="$WORK/rc" -v pidfile="$WORK/qemu.pid" '
+	awk "${awk_opts[@]}" -v m="$marker=" -v rcfile="$WORK/rc" -v pidfile="$WORK/qemu.pid" '
 		/KVM internal error|^qemu-system-[a-z0-9_]*: .*(fatal|error)/ {
 			if ((getline pid < pidfile) > 0) system("kill " pid)
 		}
