@@ -16,7 +16,7 @@
 # costs a FUSE file system that does nothing)
 # Defaults: --build build-bench (configure it with --buildtype=release,
 # as for sdfs-bench), --kernel 6.1, --size 256M, --dirty 1,10,
-# --runs 3, --smp 1, --timeout 3000 (10 to 20 minutes under TCG, most of
+# --runs 3, --smp 1, --timeout 3000 (5 to 10 minutes under TCG, most of
 # it the rsync rounds at 10 %); --quick is 32M, 1,10, 1 run (about a
 # minute: the harness, not the numbers).
 #

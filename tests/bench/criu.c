@@ -32,10 +32,10 @@
 
 /* What one CRIU pre-dump reported. */
 struct criu_run {
-	double wall; /* the whole command */
-	double frozen; /* "Frozen time" */
+	double wall;		  /* the whole command */
+	double frozen;		  /* "Frozen time" */
 	double memdump, memwrite; /* "Memory dump time", "Memory write time" */
-	uint64_t written; /* "Memory pages written" */
+	uint64_t written;	  /* "Memory pages written" */
 };
 
 /* A chain of pre-dump image directories under workdir/criu-C/N. */
@@ -65,9 +65,17 @@ static int criu_predump(struct chain *c, pid_t pid, struct criu_run *out)
 	mkdir(parent, 0755);
 	if (mkdir(dir, 0755) < 0)
 		return -errno;
-	char *argv[20] = {(char *)o.criu, "pre-dump", "-t", spid, "-D", dir,
-			  "--shell-job", "--track-mem", "--display-stats",
-			  "-o", log};
+	char *argv[20] = {(char *)o.criu,
+			  "pre-dump",
+			  "-t",
+			  spid,
+			  "-D",
+			  dir,
+			  "--shell-job",
+			  "--track-mem",
+			  "--display-stats",
+			  "-o",
+			  log};
 	int na = 11;
 	if (c->n > 0) {
 		argv[na++] = "--prev-images-dir";
@@ -79,7 +87,9 @@ static int criu_predump(struct chain *c, pid_t pid, struct criu_run *out)
 	int r = read_whole(out_path, &text);
 	if (e != 0 || r < 0) {
 		char cmd[8600];
-		fprintf(stderr, "sdfs-bench: criu pre-dump exit %d; the end of %s/log:\n",
+		fprintf(stderr,
+			"sdfs-bench: criu pre-dump exit %d; the end of "
+			"%s/log:\n",
 			e, dir);
 		snprintf(cmd, sizeof(cmd), "tail -n 15 '%s/log' >&2", dir);
 		if (system(cmd) != 0)
@@ -134,8 +144,10 @@ struct round {
 
 static void sdfs_image_round(const struct paths *p, bool base, struct round *r)
 {
-	char *cp1[] = {"cp", "--sparse=always", (char *)p->image, (char *)p->x, NULL};
-	char *cp2[] = {"cp", "--sparse=always", (char *)p->x, (char *)p->x2, NULL};
+	char *cp1[] = {"cp", "--sparse=always", (char *)p->image, (char *)p->x,
+		       NULL};
+	char *cp2[] = {"cp", "--sparse=always", (char *)p->x, (char *)p->x2,
+		       NULL};
 	struct stat st;
 
 	unlink(p->x);
@@ -147,7 +159,9 @@ static void sdfs_image_round(const struct paths *p, bool base, struct round *r)
 	r->frozen = frozen_s(p->status);
 	r->copy = timed(cp1);
 	r->listing = NAN;
-	r->pages = stat(p->x, &st) == 0 ? (uint64_t)st.st_blocks * 512 / page_size : 0;
+	r->pages = stat(p->x, &st) == 0
+			   ? (uint64_t)st.st_blocks * 512 / page_size
+			   : 0;
 	r->copy_tmpfs = base ? timed(cp2) : NAN;
 }
 
@@ -160,10 +174,22 @@ static void sdfs_rsync_round(const struct paths *p, bool base, struct round *r)
 	snprintf(src2, sizeof(src2), "%s/", p->snap);
 	snprintf(dst, sizeof(dst), "%s/", p->snap);
 	snprintf(dst2, sizeof(dst2), "%s/", p->snap2);
-	char *rs1[] = {"rsync", "-a", "--ignore-times", ff, "--delete-missing-args",
-		       from, dst, NULL};
-	char *rs2[] = {"rsync", "-a", "--ignore-times", ff2, "--delete-missing-args",
-		       src2, dst2, NULL};
+	char *rs1[] = {"rsync",
+		       "-a",
+		       "--ignore-times",
+		       ff,
+		       "--delete-missing-args",
+		       from,
+		       dst,
+		       NULL};
+	char *rs2[] = {"rsync",
+		       "-a",
+		       "--ignore-times",
+		       ff2,
+		       "--delete-missing-args",
+		       src2,
+		       dst2,
+		       NULL};
 	struct sbuf list = {0};
 
 	double t = now_s();
@@ -183,7 +209,8 @@ static void sdfs_rsync_round(const struct paths *p, bool base, struct round *r)
 	r->copy_tmpfs = NAN;
 	if (base) {
 		FILE *f = fopen(p->list, "we");
-		if (!f || fwrite(list.p, 1, list.len, f) != list.len || fclose(f) != 0)
+		if (!f || fwrite(list.p, 1, list.len, f) != list.len ||
+		    fclose(f) != 0)
 			die("write %s", p->list);
 		r->copy_tmpfs = timed(rs2);
 	}
@@ -198,19 +225,26 @@ struct rows {
 static void rows_new(struct rows *R, const char *sz, const char *dirty,
 		     const char *pat)
 {
-	R->frozen = row_new("f. frozen: sdfs frozen_us / CRIU pre-dump frozen time",
-			    sz, dirty, pat);
-	R->img = row_new("f. round: clear + cp --sparse=always last/image / CRIU pre-dump",
+	R->frozen =
+		row_new("f. frozen: sdfs frozen_us / CRIU pre-dump frozen time",
+			sz, dirty, pat);
+	R->img = row_new("f. round: clear + cp --sparse=always last/image / "
+			 "CRIU pre-dump",
 			 sz, dirty, pat);
-	R->rs = row_new("f. round: clear + rsync recipe / CRIU pre-dump",
-			sz, dirty, pat);
-	R->clr_img = row_new("f. part: clear (wall) of an image round", sz, dirty, pat);
-	R->clr_rs = row_new("f. part: clear (wall) of an rsync round (drops the last round's entries)",
+	R->rs = row_new("f. round: clear + rsync recipe / CRIU pre-dump", sz,
+			dirty, pat);
+	R->clr_img = row_new("f. part: clear (wall) of an image round", sz,
+			     dirty, pat);
+	R->clr_rs = row_new("f. part: clear (wall) of an rsync round (drops "
+			    "the last round's entries)",
 			    sz, dirty, pat);
-	R->cp = row_new("f. part: cp --sparse=always last/image / the same cp from tmpfs",
+	R->cp = row_new("f. part: cp --sparse=always last/image / the same cp "
+			"from tmpfs",
 			sz, dirty, pat);
-	R->lst = row_new("f. part: read last/changes (the listing)", sz, dirty, pat);
-	R->rsy = row_new("f. part: rsync recipe / the same rsync from tmpfs", sz, dirty, pat);
+	R->lst = row_new("f. part: read last/changes (the listing)", sz, dirty,
+			 pat);
+	R->rsy = row_new("f. part: rsync recipe / the same rsync from tmpfs",
+			 sz, dirty, pat);
 	row_target(R->frozen, T_RATIO, 1.0, "< CRIU (≤ 1×)");
 	row_target(R->img, T_RATIO, 1.0, "< CRIU (≤ 1×)");
 	row_target(R->rs, T_RATIO, 1.0, "< CRIU (≤ 1×)");
@@ -228,26 +262,32 @@ static void epoch(struct bw *a, struct bw *b, struct chain *ch,
 	struct round r;
 	uint64_t na, nb;
 
-	if (bw_write(a, ppm, pat, seed, &na) < 0 || bw_write(b, ppm, pat, seed, &nb) < 0)
+	if (bw_write(a, ppm, pat, seed, &na) < 0 ||
+	    bw_write(b, ppm, pat, seed, &nb) < 0)
 		die("workload write");
 	for (int k = 0; k < 2; k++) {
 		if ((k == 0) == criu_first) {
 			int e = criu_predump(ch, a->pid, &c);
 			if (e < 0)
-				die("criu pre-dump of %d: %s", (int)a->pid, strerror(-e));
+				die("criu pre-dump of %d: %s", (int)a->pid,
+				    strerror(-e));
 		} else if (rsync_round) {
 			sdfs_rsync_round(p, count, &r);
 		} else {
 			sdfs_image_round(p, count, &r);
 		}
 	}
-	note("criu %s %s: %.3f s (frozen %.1f ms, memory dump %.1f ms, write %.1f ms, "
+	note("criu %s %s: %.3f s (frozen %.1f ms, memory dump %.1f ms, write "
+	     "%.1f ms, "
 	     "%" PRIu64 " pages written); "
-	     "sdfs %s: clear %.3f s (frozen %.1f ms), listing %.3f s, copy %.3f s "
+	     "sdfs %s: clear %.3f s (frozen %.1f ms), listing %.3f s, copy "
+	     "%.3f s "
 	     "(tmpfs %.3f s), %" PRIu64 " pages%s",
 	     pat, rsync_round ? "rsync" : "image", c.wall, c.frozen * 1e3,
-	     c.memdump * 1e3, c.memwrite * 1e3, c.written, rsync_round ? "rsync" : "image", r.clear, r.frozen * 1e3,
-	     r.listing, r.copy, r.copy_tmpfs, r.pages, count ? "" : " (warm-up)");
+	     c.memdump * 1e3, c.memwrite * 1e3, c.written,
+	     rsync_round ? "rsync" : "image", r.clear, r.frozen * 1e3,
+	     r.listing, r.copy, r.copy_tmpfs, r.pages,
+	     count ? "" : " (warm-up)");
 	if (!count)
 		return;
 	row_add(R->frozen, r.frozen, c.frozen);
@@ -278,7 +318,8 @@ void bench_criu(size_t size)
 	snprintf(p.clear, sizeof(p.clear), "%s/%d/clear", mnt, (int)b.pid);
 	snprintf(p.status, sizeof(p.status), "%s/%d/status", mnt, (int)b.pid);
 	snprintf(p.image, sizeof(p.image), "%s/%d/last/image", mnt, (int)b.pid);
-	snprintf(p.changes, sizeof(p.changes), "%s/%d/last/changes", mnt, (int)b.pid);
+	snprintf(p.changes, sizeof(p.changes), "%s/%d/last/changes", mnt,
+		 (int)b.pid);
 	snprintf(p.pages, sizeof(p.pages), "%s/%d/last/pages", mnt, (int)b.pid);
 	snprintf(p.x, sizeof(p.x), "%s/criu-image.copy", workdir);
 	snprintf(p.x2, sizeof(p.x2), "%s/criu-image.copy2", workdir);
@@ -290,16 +331,20 @@ void bench_criu(size_t size)
 	struct chain ch = {.id = chain_ids++};
 	struct criu_run c;
 	struct round r;
-	struct row *first = row_new("f. first round (all pages): clear + cp --sparse=always "
-				    "last/image / CRIU pre-dump", sz, "all", "");
+	struct row *first = row_new(
+		"f. first round (all pages): clear + cp --sparse=always "
+		"last/image / CRIU pre-dump",
+		sz, "all", "");
 	int e = criu_predump(&ch, a.pid, &c);
 	if (e < 0)
 		die("criu pre-dump of %d: %s", (int)a.pid, strerror(-e));
 	sdfs_image_round(&p, false, &r);
 	row_add(first, r.clear + r.copy, c.wall);
-	note("first round: criu %.3f s (frozen %.1f ms, %" PRIu64 " pages); sdfs clear "
+	note("first round: criu %.3f s (frozen %.1f ms, %" PRIu64
+	     " pages); sdfs clear "
 	     "%.3f s (frozen %.1f ms) + cp %.3f s, %" PRIu64 " pages",
-	     c.wall, c.frozen * 1e3, c.written, r.clear, r.frozen * 1e3, r.copy, r.pages);
+	     c.wall, c.frozen * 1e3, c.written, r.clear, r.frozen * 1e3, r.copy,
+	     r.pages);
 
 	uint64_t seed = 777;
 	int ep = 0;
@@ -321,8 +366,9 @@ void bench_criu(size_t size)
 			rm_rf(p.snap2);
 			for (int kind = 0; kind < 2; kind++)
 				for (int run = -1; run < o.runs; run++, ep++)
-					epoch(&a, &b, &ch, &p, ppm, o.pats[pi], seed++,
-					      kind == 1, ep % 2 == 0, run >= 0, &R);
+					epoch(&a, &b, &ch, &p, ppm, o.pats[pi],
+					      seed++, kind == 1, ep % 2 == 0,
+					      run >= 0, &R);
 		}
 	}
 	chain_drop(&ch);
