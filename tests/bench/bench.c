@@ -28,6 +28,7 @@ struct opts o = {
 	.rss_pages = 1000000,
 	.vec = 4096,
 	.floor_files = 10000,
+	.criu_size = 256UL << 20,
 };
 
 struct daemon dmn;
@@ -72,6 +73,9 @@ static void usage(void)
 	       "  --rss-pages N       dirty pages for the RSS row (1000000; 0: skip)\n"
 	       "  --image-sizes LIST  sizes for the last/image rows (1,16; 0: skip)\n"
 	       "  --image-only        only the last/image rows\n"
+	       "  --criu PATH         the CRIU rows (f): criu pre-dump against sdfs rounds\n"
+	       "  --criu-size SIZE    workload size for the CRIU rows (256M)\n"
+	       "  --criu-only         only the CRIU rows\n"
 	       "  --nullfs PATH       tests/bench/nullfs: adds the FUSE-floor rows\n"
 	       "  --floor-files N     files in the FUSE-floor rows (10000)\n"
 	       "  --rss-no-read       the RSS row does not read every page file\n"
@@ -97,6 +101,7 @@ static void parse_opts(int argc, char **argv)
 		{"backend", 1, 0, 'b'}, {"tmp", 1, 0, 'T'}, {"vec", 1, 0, 'V'},
 		{"rss-no-read", 0, 0, 'x'}, {"no-daemon", 0, 0, 'N'}, {"no-rsync", 0, 0, 'n'}, {"thp", 0, 0, 'H'},
 		{"image-sizes", 1, 0, 'I'}, {"image-only", 0, 0, 'O'},
+		{"criu", 1, 0, 'C'}, {"criu-size", 1, 0, 'c'}, {"criu-only", 0, 0, 'D'},
 		{"quick", 0, 0, 'q'}, {"out", 1, 0, 'o'}, {"help", 0, 0, 'h'},
 		{0, 0, 0, 0}};
 	char *items[MAX_LIST];
@@ -160,6 +165,9 @@ static void parse_opts(int argc, char **argv)
 					o.image_sizes[o.nimage_sizes++] = parse_size(items[i]);
 			break;
 		case 'O': o.image_only = true; break;
+		case 'C': o.criu = optarg; break;
+		case 'c': o.criu_size = parse_size(optarg); break;
+		case 'D': o.criu_only = true; break;
 		case 'r': o.runs = atoi(optarg); break;
 		case 'P': o.procs = atoi(optarg); break;
 		case 'm': o.max_files = strtoull(optarg, NULL, 10); break;
@@ -199,6 +207,12 @@ static void parse_opts(int argc, char **argv)
 		usage();
 		exit(2);
 	}
+	if (o.criu_only && !o.criu)
+		die("--criu-only needs --criu PATH");
+	if (o.criu && o.no_daemon)
+		die("--criu needs the daemon");
+	if (o.criu_only)
+		o.image_only = true; /* nothing else either */
 	if (o.runs < 1 || o.runs > MAX_RUNS)
 		die("--runs must be 1..%d", MAX_RUNS);
 	if (o.vec < 1)
@@ -283,10 +297,14 @@ int main(int argc, char **argv)
 		bench_size(o.sizes[i]);
 	if (o.rss_pages > 0 && !o.image_only)
 		bench_rss();
-	if (o.nullfs && o.floor_files > 0 && !o.image_only)
+	/* the CRIU rows compare against it too: FUSE round trips in the
+	 * same guest */
+	if (o.nullfs && o.floor_files > 0 && (!o.image_only || o.criu_only))
 		bench_floor();
-	for (int i = 0; i < o.nimage_sizes && !o.no_daemon; i++)
+	for (int i = 0; i < o.nimage_sizes && !o.no_daemon && !o.criu_only; i++)
 		bench_image(o.image_sizes[i]);
+	if (o.criu)
+		bench_criu(o.criu_size);
 
 	if (!o.no_daemon) {
 		const char *why = dmn.pid > 0 && kill(dmn.pid, 0) == 0 ? NULL : "daemon died";

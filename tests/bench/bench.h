@@ -173,7 +173,8 @@ int table_all_met(void);
 #define MAX_LIST 16
 
 struct opts {
-	const char *sdfs, *bigwork, *nullfs, *backend, *tmp, *out;
+	const char *sdfs, *bigwork, *nullfs, *backend, *tmp, *out, *criu;
+	size_t criu_size;
 	size_t sizes[MAX_LIST];
 	int nsizes;
 	double dirty[MAX_LIST];
@@ -188,7 +189,7 @@ struct opts {
 	size_t vec;
 	size_t image_sizes[MAX_LIST];
 	int nimage_sizes;
-	bool image_only;
+	bool image_only, criu_only;
 	bool no_daemon, no_rsync, thp, rss_no_read;
 };
 
@@ -202,3 +203,4 @@ void bench_size(size_t size);
 void bench_rss(void);
 void bench_floor(void);
 void bench_image(size_t size); /* image.c */
+void bench_criu(size_t size); /* criu.c */

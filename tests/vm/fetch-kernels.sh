@@ -1,7 +1,7 @@
 #!/bin/bash
 # fetch-kernels.sh — fetch and unpack the Debian kernels the VM tests boot.
 #
-#   tests/vm/fetch-kernels.sh [--refresh] [LABEL...]
+#   tests/vm/fetch-kernels.sh [--refresh] [--with-modules M1,M2...] [LABEL...]
 #
 # LABEL is one of:
 #   6.1         bookworm's cloud kernel (amd64), resolved with the machine's
@@ -12,7 +12,11 @@
 # Default: 6.1 6.12.
 #
 # For each label it prints one line "LABEL DIR" on stdout; progress goes to
-# stderr. DIR holds:
+# stderr. With --with-modules the line goes on with the module files
+# (paths relative to DIR/root, decompressed) that loading those modules
+# needs, dependencies first, leaving out what modules.load already loads:
+# "LABEL DIR kernel/lib/libcrc32c.ko ... kernel/net/netfilter/nf_tables.ko".
+# DIR holds:
 #   vmlinuz        the kernel image
 #   config         the kernel's build configuration
 #   release        its `uname -r`
@@ -161,7 +165,7 @@ fetch_label() {
 	esac
 
 	if [[ -e $CACHE/$label/vmlinuz && $REFRESH != 1 ]]; then
-		printf '%s %s\n' "$label" "$(readlink -f "$CACHE/$label")"
+		print_label "$label" "$(readlink -f "$CACHE/$label")"
 		return
 	fi
 
@@ -199,14 +203,43 @@ fetch_label() {
 	ln -sfn "kernels/${dir##*/}" "$CACHE/$label.new"
 	mv -T "$CACHE/$label.new" "$CACHE/$label"
 	log "$label: $(cat "$dir/package"), release $(cat "$dir/release"), fuse $(cat "$dir/fuse")"
-	printf '%s %s\n' "$label" "$dir"
+	print_label "$label" "$dir"
+}
+
+# The output line of one label: "LABEL DIR" and the files of the
+# --with-modules modules (with their dependencies, each once, none that
+# modules.load has).
+print_label() {
+	local label=$1 dir=$2 m list builtin
+	local mods=()
+	builtin=$dir/root/lib/modules/$(cat "$dir/release")/modules.builtin
+	for m in "${WITH_MODULES[@]}"; do
+		# built into the kernel: nothing to load
+		if [[ -r $builtin ]] && grep -qE "/(${m}|${m//_/-})\.ko\$" "$builtin"; then
+			continue
+		fi
+		list=$(module_closure "$dir/root" "$m") || exit 1
+		while IFS= read -r m; do mods+=("$m"); done <<<"$list"
+	done
+	printf '%s %s' "$label" "$dir"
+	if ((${#mods[@]})); then
+		# (an empty modules.load, FUSE built in, is no awk NR == FNR file)
+		printf '%s\n' "${mods[@]}" | { grep -vxF -f "$dir/modules.load" || true; } |
+			awk '!seen[$0]++ { printf " %s", $0 }'
+	fi
+	printf '\n'
 }
 
 main() {
 	local labels=()
+	WITH_MODULES=()
 	while (($#)); do
 		case $1 in
 		--refresh) REFRESH=1 ;;
+		--with-modules)
+			[[ $# -ge 2 && $2 =~ ^[A-Za-z0-9_,-]+$ ]] || die "--with-modules wants NAME,NAME..."
+			IFS=, read -r -a WITH_MODULES <<<"$2"
+			shift ;;
 		-h | --help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 		-*) die "unknown option $1" ;;
 		*) labels+=("$1") ;;

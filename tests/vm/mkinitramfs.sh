@@ -1,7 +1,7 @@
 #!/bin/bash
 # mkinitramfs.sh — build a small initramfs (cpio.gz) that runs one command.
 #
-#   tests/vm/mkinitramfs.sh -o OUT.cpio.gz [--kernel-dir DIR]
+#   tests/vm/mkinitramfs.sh -o OUT.cpio.gz [--kernel-dir DIR [--module PATH]...]
 #       [--add HOSTPATH[:GUESTPATH]]... [--env NAME=VALUE]...
 #       [--marker WORD] [--base-only | --job-only] [--sysroot DIR]
 #       [-- COMMAND ARGS...]
@@ -9,9 +9,13 @@
 # The image holds busybox-static (every applet linked; /bin/sh is dash, see
 # add_sh), the kernel's FUSE
 # module and its dependencies (from a directory made by fetch-kernels.sh),
-# each --add path (a file, or a directory copied whole; a dynamically linked
-# ELF file brings every shared library ldd lists, the dynamic loader
-# included, at the host's paths) and an /init that:
+# the kernel's modules named with --module (paths relative to DIR/root, as
+# fetch-kernels.sh --with-modules prints them; loaded after FUSE, in the
+# order given), each --add path (a file, or a directory copied whole; a
+# dynamically linked ELF file brings every shared library ldd lists, the
+# dynamic loader included, at the host's paths; in a directory, the
+# libraries the directory itself holds are preferred, so a tree unpacked
+# from packages the host does not have brings its own) and an /init that:
 #   mounts proc, sysfs, devtmpfs, devpts, tmpfs on /tmp /run /dev/shm;
 #   prints the kernel version first; loads the FUSE module unless built in;
 #   brings up lo; sets PATH, HOME and the hostname; exports the --env
@@ -110,13 +114,16 @@ is_dynamic_elf() {
 }
 
 # Print every shared library file (host path) that ELF $1 needs, the
-# dynamic loader included; linux-vdso has no file and is skipped.
+# dynamic loader included; linux-vdso has no file and is skipped. LDD_PATH:
+# directories searched first (LD_LIBRARY_PATH for ldd alone).
 elf_libs() {
 	if [[ -n $SYSROOT ]]; then
 		sysroot_libs "$1"
 		return
 	fi
-	ldd "$1" | awk '
+	local env=()
+	[[ -z ${LDD_PATH:-} ]] || env=("LD_LIBRARY_PATH=$LDD_PATH")
+	env "${env[@]}" ldd "$1" | awk '
 		$2 == "=>" && $3 ~ /^\// { print $3; next }
 		$1 ~ /^\// { print $1 }
 		/not found/ { print "MISSING " $1 }'
@@ -178,10 +185,17 @@ add_path() {
 	local st=$1 host=$2 guest=$3 f lib
 	[[ -e $host ]] || die "--add $host: no such file"
 	if [[ -d $host ]]; then
+		# (find does not descend into a symlink named on its command line)
+		host=$(readlink -f "$host")
 		mkdir -p "$st/$guest"
 		cp -a "$host/." "$st/$guest/"
+		# ldd resolves against the directory's own libraries first; those
+		# are in the image already (copied above).
+		local libpath
+		libpath=$(find "$host" -name '*.so*' \( -type f -o -type l \) -printf '%h\n' |
+			LC_ALL=C sort -u | paste -sd:)
 		while IFS= read -r -d '' f; do
-			is_dynamic_elf "$f" && add_libs "$st" "$f"
+			is_dynamic_elf "$f" && LDD_PATH=$libpath LDD_INSIDE=$host add_libs "$st" "$f"
 		done < <(find "$host" -type f -perm -u+x -print0)
 		return 0
 	fi
@@ -195,6 +209,8 @@ add_libs() {
 	local st=$1 elf=$2 lib guest
 	while read -r lib; do
 		[[ $lib != MISSING* ]] || die "$elf needs ${lib#MISSING }, which ${SYSROOT:-ldd} cannot find${SYSROOT:+ (add its package to tests/vm/arm64/fetch-sysroot.sh)}"
+		# a library of the added directory itself is in the image already
+		[[ -n ${LDD_INSIDE:-} && $lib == "$LDD_INSIDE"/* ]] && continue
 		guest=${lib#"$SYSROOT"}
 		[[ -e $st/$guest ]] || put_file "$st" "$lib" "$guest"
 	done < <(elf_libs "$elf")
@@ -232,6 +248,7 @@ add_busybox() {
 # place and list them, in load order, for /init.
 add_kernel_modules() {
 	local st=$1 kdir=$2 mod
+	shift 2
 	: >"$st/etc/sdfs-vm/modules"
 	[[ -n $kdir ]] || return 0
 	[[ -r $kdir/modules.load ]] || die "$kdir is not a kernel directory from fetch-kernels.sh"
@@ -240,7 +257,7 @@ add_kernel_modules() {
 		[[ -n $mod ]] || continue
 		put_file "$st" "$kdir/root/$mod" "/$mod"
 		printf '/%s\n' "$mod" >>"$st/etc/sdfs-vm/modules"
-	done <"$kdir/modules.load"
+	done < <(cat "$kdir/modules.load"; (($#)) && printf '%s\n' "$@")
 }
 
 write_init() {
@@ -322,12 +339,15 @@ pack() {
 work=
 main() {
 	local out="" kdir="" marker=SDFS-VM-EXIT mode=all
-	local adds=() cmd=()
+	local adds=() cmd=() mods=()
 	ENVS=()
 	while (($#)); do
 		case $1 in
 		-o | --output) out=$2; shift ;;
 		--kernel-dir) kdir=$2; shift ;;
+		--module)
+			[[ $2 != /* && $2 != *..* && $2 == *.ko ]] || die "--module wants a .ko path relative to the kernel directory's root/, got '$2'"
+			mods+=("$2"); shift ;;
 		--add) adds+=("$2"); shift ;;
 		--env)
 			[[ $2 =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env wants NAME=VALUE, got '$2'"
@@ -367,7 +387,8 @@ main() {
 		done
 		add_sh "$st"
 		add_busybox "$st"
-		add_kernel_modules "$st" "$kdir"
+		[[ -n $kdir || ${#mods[@]} -eq 0 ]] || die "--module needs --kernel-dir"
+		add_kernel_modules "$st" "$kdir" "${mods[@]}"
 		write_init "$st"
 		pack "$st" "$work/base.cpio.gz"
 		parts+=("$work/base.cpio.gz")

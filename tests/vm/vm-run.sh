@@ -3,16 +3,20 @@
 #
 #   tests/vm/vm-run.sh --kernel 6.1|6.12 [--arch amd64|arm64]
 #       [--add HOSTPATH[:GUESTPATH]]... [--env NAME=VALUE]...
-#       [--timeout SECONDS] [--accel auto|kvm|tcg] [--no-tools]
-#       -- COMMAND ARGS...
+#       [--module NAME]... [--timeout SECONDS] [--accel auto|kvm|tcg]
+#       [--smp N] [--no-tools] -- COMMAND ARGS...
 #
 # Fetches the kernel (fetch-kernels.sh), builds an initramfs with the added
 # files (mkinitramfs.sh; the large part is cached by content), boots it in
-# qemu-system-x86_64 with 2 GiB of memory, no swap and 2 CPUs, streams the
-# guest console to stdout and exits with the guest command's exit code as
-# soon as qemu exits (or SDFS_VM_EXIT_GRACE seconds after the code came,
-# if qemu stays). If the command never reports one (panic, hang, timeout)
-# it says why and exits 1.
+# qemu-system-x86_64 with 2 GiB of memory, no swap and 2 CPUs (--smp N: N),
+# streams the guest console to stdout and exits with the guest command's
+# exit code as soon as qemu exits (or SDFS_VM_EXIT_GRACE seconds after the
+# code came, if qemu stays). If the command never reports one (panic,
+# hang, timeout) it says why and exits 1.
+#
+# --module NAME loads the kernel's module NAME (and what it depends on) at
+# boot, after FUSE; a module built into the kernel is skipped, one the
+# kernel package does not have is an error.
 #
 # Unless --no-tools is given the guest also gets the host's rsync, GNU cp,
 # fusermount3, mount.fuse3 and util-linux mount/umount; /bin/sh is dash and
@@ -115,7 +119,7 @@ base_key() {
 		local mod
 		while read -r mod; do
 			[[ -n $mod ]] && sha256sum "$kdir/root/$mod"
-		done <"$kdir/modules.load"
+		done < <(cat "$kdir/modules.load"; ((${#MODS[@]})) && printf '%s\n' "${MODS[@]}")
 		local a host f
 		for a in "$@"; do
 			printf 'add %s\n' "$a"
@@ -152,6 +156,7 @@ base_image() {
 		local args=(-o "$img.$$" --kernel-dir "$kdir" --base-only) a
 		[[ -z $SYSROOT ]] || args+=(--sysroot "$SYSROOT")
 		for a in "$@"; do args+=(--add "$a"); done
+		for a in "${MODS[@]}"; do args+=(--module "$a"); done
 		"$HERE/mkinitramfs.sh" "${args[@]}"
 		mv "$img.$$" "$img"
 		# Keep the cache small: the newest few images.
@@ -178,6 +183,7 @@ qemu_alive() {
 
 QEMU_PID=
 WORK=
+MODS=()
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
 	[[ -n $QEMU_PID ]] && kill "$QEMU_PID" 2>/dev/null
@@ -186,16 +192,22 @@ cleanup() {
 }
 
 main() {
-	local kernel="" timeout=540 accel=${SDFS_VM_ACCEL:-auto} tools=1
-	local adds=() envs=() cmd=()
+	local kernel="" timeout=540 accel=${SDFS_VM_ACCEL:-auto} tools=1 smp=2
+	local adds=() envs=() cmd=() modnames=()
 	while (($#)); do
 		case $1 in
 		--kernel) kernel=$2; shift ;;
 		--arch) ARCH=$2; shift ;;
+		--module)
+			[[ $2 =~ ^[A-Za-z0-9_-]+$ ]] || die "--module wants a module name, got '$2'"
+			modnames+=("$2"); shift ;;
 		--add) adds+=("$2"); shift ;;
 		--env) envs+=(--env "$2"); shift ;;
 		--timeout) timeout=$2; shift ;;
 		--accel) accel=$2; shift ;;
+		--smp)
+			[[ $2 =~ ^[1-8]$ ]] || die "--smp wants 1..8 CPUs"
+			smp=$2; shift ;;
 		--no-tools) tools=0 ;;
 		-h | --help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 		--) shift; cmd=("$@"); break ;;
@@ -227,11 +239,18 @@ main() {
 
 	# A kernel that cannot be fetched is a failure, not a skip: CI has
 	# Debian's archive.
-	local kdir
-	if ! kdir=$("$HERE/fetch-kernels.sh" "$label" | awk -v k="$label" '$1 == k { print $2 }') ||
-		[[ -z $kdir || ! -e $kdir/vmlinuz ]]; then
+	local kdir line fk=("$HERE/fetch-kernels.sh")
+	if ((${#modnames[@]})); then
+		fk+=(--with-modules "$(IFS=,; echo "${modnames[*]}")")
+	fi
+	local mods_line=''
+	line=$("${fk[@]}" "$label" | awk -v k="$label" '$1 == k') || line=''
+	read -r _ kdir mods_line <<<"$line" || true
+	if [[ -z $kdir || ! -e $kdir/vmlinuz ]]; then
 		die "kernel $label could not be fetched (see above); this is a failure, not a skip"
 	fi
+	# the module files the kernel needs for --module, in load order
+	read -r -a MODS <<<"$mods_line" || true
 
 	if ((tools)); then
 		local t
@@ -290,12 +309,14 @@ main() {
 	# The console goes through a FIFO to a filter that strips the marker
 	# (and carriage returns) and remembers the exit code it carries.
 	mkfifo "$WORK/console"
+	# mawk (Debian's awk) reads a pipe in large blocks: without
+	# -W interactive a long run shows nothing until it ends.
+	local awk_opts=()
+	if awk -W version 2>&1 | grep -qi mawk; then
+		awk_opts=(-W interactive)
+	fi
 	# qemu stops (but does not exit) on a KVM internal error: kill it then
 	# rather than wait for the timeout.
-	# mawk (Debian's awk) reads a pipe in large blocks unless told
-	# -W interactive: the marker line would wait for qemu to exit.
-	local awk_opts=()
-	awk -W version 2>&1 | grep -q mawk && awk_opts=(-W interactive)
 	awk "${awk_opts[@]}" -v m="$marker=" -v rcfile="$WORK/rc" -v pidfile="$WORK/qemu.pid" '
 		/KVM internal error|^qemu-system-[a-z0-9_]*: .*(fatal|error)/ {
 			if ((getline pid < pidfile) > 0) system("kill " pid)
@@ -328,7 +349,7 @@ main() {
 	local start=$SECONDS
 	# shellcheck disable=SC2086 # SDFS_VM_QEMU_ARGS is a word list on purpose
 	"$QEMU" -nodefaults -no-user-config -nographic -no-reboot \
-		-m 2048 -smp 2 "${accel_args[@]}" \
+		-m 2048 -smp "$smp" "${accel_args[@]}" \
 		-serial stdio -pidfile "$WORK/qemu.pid" "${firmware[@]}" \
 		-kernel "$kdir/vmlinuz" -initrd "$WORK/initrd" \
 		-append "console=$console quiet panic=-1 oops=panic ${SDFS_VM_APPEND:-}" \

@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * (f) CRIU side by side: what a user would run instead of sdfs to copy a
+ * running process's memory round after round.
+ *
+ * Two identical workloads, A and B, are written with the same seed every
+ * epoch. A is pre-dumped by CRIU (`criu pre-dump --track-mem` into a chain
+ * of image directories, the first of each chain dumping every page); B is
+ * copied by sdfs: a clear, then `cp --sparse=always last/image X` (image
+ * rounds) or the rsync recipe of the README (rsync rounds). Within an
+ * epoch the two run one after the other, in alternating order; every
+ * kind of round is preceded by one uncounted round of its own kind, so
+ * that each is measured in its steady state (a clear after an rsync round
+ * drops the entries that round cached). Frozen times come from
+ * `--display-stats` and sdfs's `status`; a round is wall time of the
+ * commands, as a user would run them.
+ *
+ * The parts of sdfs's rounds are timed too (clear, reading last/changes,
+ * the copy), each copy also against the same copy from tmpfs: what the
+ * round would cost if reading sdfs were free.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+/* What one CRIU pre-dump reported. */
+struct criu_run {
+	double wall;		  /* the whole command */
+	double frozen;		  /* "Frozen time" */
+	double memdump, memwrite; /* "Memory dump time", "Memory write time" */
+	uint64_t written;	  /* "Memory pages written" */
+};
+
+/* A chain of pre-dump image directories under workdir/criu-C/N. */
+struct chain {
+	int id, n; /* n: dumps made so far */
+};
+
+static double stat_us(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+	if (!p)
+		return NAN;
+	return strtod(p + strlen(key), NULL) * 1e-6;
+}
+
+/* criu pre-dump of pid into the next directory of chain c. 0 or -errno;
+ * on failure the last lines of criu's log are printed. */
+static int criu_predump(struct chain *c, pid_t pid, struct criu_run *out)
+{
+	char dir[4200], prev[64], out_path[4300], log[16] = "log", spid[16];
+	snprintf(dir, sizeof(dir), "%s/criu-%d/%d", workdir, c->id, c->n);
+	snprintf(prev, sizeof(prev), "../%d", c->n - 1);
+	snprintf(out_path, sizeof(out_path), "%s.stats", dir);
+	snprintf(spid, sizeof(spid), "%d", (int)pid);
+	char parent[4200];
+	snprintf(parent, sizeof(parent), "%s/criu-%d", workdir, c->id);
+	mkdir(parent, 0755);
+	if (mkdir(dir, 0755) < 0)
+		return -errno;
+	char *argv[20] = {(char *)o.criu,
+			  "pre-dump",
+			  "-t",
+			  spid,
+			  "-D",
+			  dir,
+			  "--shell-job",
+			  "--track-mem",
+			  "--display-stats",
+			  "-o",
+			  log};
+	int na = 11;
+	if (c->n > 0) {
+		argv[na++] = "--prev-images-dir";
+		argv[na++] = prev;
+	}
+	argv[na] = NULL;
+	int e = run_timed(argv, out_path, &out->wall);
+	struct sbuf text = {0};
+	int r = read_whole(out_path, &text);
+	if (e != 0 || r < 0) {
+		char cmd[8600];
+		fprintf(stderr,
+			"sdfs-bench: criu pre-dump exit %d; the end of "
+			"%s/log:\n",
+			e, dir);
+		snprintf(cmd, sizeof(cmd), "tail -n 15 '%s/log' >&2", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "(no log)\n");
+		sbuf_free(&text);
+		return -EIO;
+	}
+	out->frozen = stat_us(text.p, "Frozen time:");
+	out->memdump = stat_us(text.p, "Memory dump time:");
+	out->memwrite = stat_us(text.p, "Memory write time:");
+	const char *w = strstr(text.p, "Memory pages written:");
+	out->written = w ? strtoull(w + 21, NULL, 10) : 0;
+	sbuf_free(&text);
+	c->n++;
+	return isnan(out->frozen) ? -EPROTO : 0;
+}
+
+static void chain_drop(struct chain *c)
+{
+	char d[4200];
+	snprintf(d, sizeof(d), "%s/criu-%d", workdir, c->id);
+	rm_rf(d);
+}
+
+/* frozen_us of the last clear, in seconds (NAN when missing) */
+static double frozen_s(const char *status)
+{
+	long long us = status_value(status, "frozen_us");
+	return us >= 0 ? (double)us * 1e-6 : NAN;
+}
+
+static double timed(char *const argv[])
+{
+	double t;
+	int e = run_timed(argv, NULL, &t);
+	if (e != 0)
+		die("%s: exit %d", argv[0], e);
+	return t;
+}
+
+/* the paths of B's files and of the copies */
+struct paths {
+	char clear[4200], status[4200], image[4200], changes[4200], pages[4200];
+	char x[4200], x2[4200], snap[4200], snap2[4200], list[4200];
+};
+
+/* One sdfs round of B; every part timed. */
+struct round {
+	double clear, frozen, listing, copy, copy_tmpfs;
+	uint64_t pages; /* captured (from st_blocks or the listing) */
+};
+
+static void sdfs_image_round(const struct paths *p, bool base, struct round *r)
+{
+	char *cp1[] = {"cp", "--sparse=always", (char *)p->image, (char *)p->x,
+		       NULL};
+	char *cp2[] = {"cp", "--sparse=always", (char *)p->x, (char *)p->x2,
+		       NULL};
+	struct stat st;
+
+	unlink(p->x);
+	unlink(p->x2);
+	double t = now_s();
+	if (write_clear(p->clear) < 0)
+		die("echo 1 > %s", p->clear);
+	r->clear = now_s() - t;
+	r->frozen = frozen_s(p->status);
+	r->copy = timed(cp1);
+	r->listing = NAN;
+	r->pages = stat(p->x, &st) == 0
+			   ? (uint64_t)st.st_blocks * 512 / page_size
+			   : 0;
+	r->copy_tmpfs = base ? timed(cp2) : NAN;
+}
+
+static void sdfs_rsync_round(const struct paths *p, bool base, struct round *r)
+{
+	char from[4300], ff[4300], ff2[4300], src2[4300], dst[4300], dst2[4300];
+	snprintf(from, sizeof(from), "%s/", p->pages);
+	snprintf(ff, sizeof(ff), "--files-from=%s", p->changes);
+	snprintf(ff2, sizeof(ff2), "--files-from=%s", p->list);
+	snprintf(src2, sizeof(src2), "%s/", p->snap);
+	snprintf(dst, sizeof(dst), "%s/", p->snap);
+	snprintf(dst2, sizeof(dst2), "%s/", p->snap2);
+	char *rs1[] = {"rsync",
+		       "-a",
+		       "--ignore-times",
+		       ff,
+		       "--delete-missing-args",
+		       from,
+		       dst,
+		       NULL};
+	char *rs2[] = {"rsync",
+		       "-a",
+		       "--ignore-times",
+		       ff2,
+		       "--delete-missing-args",
+		       src2,
+		       dst2,
+		       NULL};
+	struct sbuf list = {0};
+
+	double t = now_s();
+	if (write_clear(p->clear) < 0)
+		die("echo 1 > %s", p->clear);
+	r->clear = now_s() - t;
+	r->frozen = frozen_s(p->status);
+	/* the listing alone (rsync reads it again, as a user's would) */
+	t = now_s();
+	if (read_whole(p->changes, &list) < 0)
+		die("read %s", p->changes);
+	r->listing = now_s() - t;
+	r->pages = 0;
+	for (size_t i = 0; i < list.len; i++)
+		r->pages += list.p[i] == '\n';
+	r->copy = timed(rs1);
+	r->copy_tmpfs = NAN;
+	if (base) {
+		FILE *f = fopen(p->list, "we");
+		if (!f || fwrite(list.p, 1, list.len, f) != list.len ||
+		    fclose(f) != 0)
+			die("write %s", p->list);
+		r->copy_tmpfs = timed(rs2);
+	}
+	sbuf_free(&list);
+}
+
+/* the table's rows of one dirty share */
+struct rows {
+	struct row *frozen, *img, *rs, *clr_img, *clr_rs, *cp, *rsy, *lst;
+};
+
+static void rows_new(struct rows *R, const char *sz, const char *dirty,
+		     const char *pat)
+{
+	R->frozen =
+		row_new("f. frozen: sdfs frozen_us / CRIU pre-dump frozen time",
+			sz, dirty, pat);
+	R->img = row_new("f. round: clear + cp --sparse=always last/image / "
+			 "CRIU pre-dump",
+			 sz, dirty, pat);
+	R->rs = row_new("f. round: clear + rsync recipe / CRIU pre-dump", sz,
+			dirty, pat);
+	R->clr_img = row_new("f. part: clear (wall) of an image round", sz,
+			     dirty, pat);
+	R->clr_rs = row_new("f. part: clear (wall) of an rsync round (drops "
+			    "the last round's entries)",
+			    sz, dirty, pat);
+	R->cp = row_new("f. part: cp --sparse=always last/image / the same cp "
+			"from tmpfs",
+			sz, dirty, pat);
+	R->lst = row_new("f. part: read last/changes (the listing)", sz, dirty,
+			 pat);
+	R->rsy = row_new("f. part: rsync recipe / the same rsync from tmpfs",
+			 sz, dirty, pat);
+	row_target(R->frozen, T_RATIO, 1.0, "< CRIU (≤ 1×)");
+	row_target(R->img, T_RATIO, 1.0, "< CRIU (≤ 1×)");
+	row_target(R->rs, T_RATIO, 1.0, "< CRIU (≤ 1×)");
+	R->clr_img->no_base = R->clr_rs->no_base = R->lst->no_base = true;
+}
+
+/* One epoch: both written alike, then CRIU on A and a round on B in the
+ * order given by `criu_first`. Counted unless warm-up. */
+static void epoch(struct bw *a, struct bw *b, struct chain *ch,
+		  const struct paths *p, unsigned long ppm, const char *pat,
+		  uint64_t seed, bool rsync_round, bool criu_first, bool count,
+		  const struct rows *R)
+{
+	struct criu_run c;
+	struct round r;
+	uint64_t na, nb;
+
+	if (bw_write(a, ppm, pat, seed, &na) < 0 ||
+	    bw_write(b, ppm, pat, seed, &nb) < 0)
+		die("workload write");
+	for (int k = 0; k < 2; k++) {
+		if ((k == 0) == criu_first) {
+			int e = criu_predump(ch, a->pid, &c);
+			if (e < 0)
+				die("criu pre-dump of %d: %s", (int)a->pid,
+				    strerror(-e));
+		} else if (rsync_round) {
+			sdfs_rsync_round(p, count, &r);
+		} else {
+			sdfs_image_round(p, count, &r);
+		}
+	}
+	note("criu %s %s: %.3f s (frozen %.1f ms, memory dump %.1f ms, write "
+	     "%.1f ms, "
+	     "%" PRIu64 " pages written); "
+	     "sdfs %s: clear %.3f s (frozen %.1f ms), listing %.3f s, copy "
+	     "%.3f s "
+	     "(tmpfs %.3f s), %" PRIu64 " pages%s",
+	     pat, rsync_round ? "rsync" : "image", c.wall, c.frozen * 1e3,
+	     c.memdump * 1e3, c.memwrite * 1e3, c.written,
+	     rsync_round ? "rsync" : "image", r.clear, r.frozen * 1e3,
+	     r.listing, r.copy, r.copy_tmpfs, r.pages,
+	     count ? "" : " (warm-up)");
+	if (!count)
+		return;
+	row_add(R->frozen, r.frozen, c.frozen);
+	row_add(rsync_round ? R->rs : R->img, r.clear + r.copy, c.wall);
+	row_add_s(rsync_round ? R->clr_rs : R->clr_img, r.clear);
+	if (rsync_round) {
+		row_add_s(R->lst, r.listing);
+		row_add(R->rsy, r.copy, r.copy_tmpfs);
+	} else {
+		row_add(R->cp, r.copy, r.copy_tmpfs);
+	}
+}
+
+void bench_criu(size_t size)
+{
+	char sz[32], dirty[16];
+	struct bw a, b;
+	struct paths p;
+	static int chain_ids;
+
+	if (size >= (1UL << 30) && size % (1UL << 30) == 0)
+		snprintf(sz, sizeof(sz), "%zu GiB", size >> 30);
+	else
+		snprintf(sz, sizeof(sz), "%zu MiB", size >> 20);
+	if (bw_start(o.bigwork, size, 1, o.thp, false, &a) < 0 ||
+	    bw_start(o.bigwork, size, 1, o.thp, false, &b) < 0)
+		die("start bigwork");
+	snprintf(p.clear, sizeof(p.clear), "%s/%d/clear", mnt, (int)b.pid);
+	snprintf(p.status, sizeof(p.status), "%s/%d/status", mnt, (int)b.pid);
+	snprintf(p.image, sizeof(p.image), "%s/%d/last/image", mnt, (int)b.pid);
+	snprintf(p.changes, sizeof(p.changes), "%s/%d/last/changes", mnt,
+		 (int)b.pid);
+	snprintf(p.pages, sizeof(p.pages), "%s/%d/last/pages", mnt, (int)b.pid);
+	snprintf(p.x, sizeof(p.x), "%s/criu-image.copy", workdir);
+	snprintf(p.x2, sizeof(p.x2), "%s/criu-image.copy2", workdir);
+	snprintf(p.snap, sizeof(p.snap), "%s/criu-snap", workdir);
+	snprintf(p.snap2, sizeof(p.snap2), "%s/criu-snap2", workdir);
+	snprintf(p.list, sizeof(p.list), "%s/criu-changes", workdir);
+
+	/* The first round: every page. */
+	struct chain ch = {.id = chain_ids++};
+	struct criu_run c;
+	struct round r;
+	struct row *first = row_new(
+		"f. first round (all pages): clear + cp --sparse=always "
+		"last/image / CRIU pre-dump",
+		sz, "all", "");
+	int e = criu_predump(&ch, a.pid, &c);
+	if (e < 0)
+		die("criu pre-dump of %d: %s", (int)a.pid, strerror(-e));
+	sdfs_image_round(&p, false, &r);
+	row_add(first, r.clear + r.copy, c.wall);
+	note("first round: criu %.3f s (frozen %.1f ms, %" PRIu64
+	     " pages); sdfs clear "
+	     "%.3f s (frozen %.1f ms) + cp %.3f s, %" PRIu64 " pages",
+	     c.wall, c.frozen * 1e3, c.written, r.clear, r.frozen * 1e3, r.copy,
+	     r.pages);
+
+	uint64_t seed = 777;
+	int ep = 0;
+	for (int di = 0; di < o.ndirty; di++) {
+		unsigned long ppm = (unsigned long)llround(o.dirty[di] * 10000);
+		snprintf(dirty, sizeof(dirty), "%g%%", o.dirty[di]);
+		for (int pi = 0; pi < o.npats; pi++) {
+			struct rows R;
+			rows_new(&R, sz, dirty, o.pats[pi]);
+			/* a fresh chain per configuration keeps CRIU's images
+			 * (and the depth of its parent chain) bounded */
+			if (ch.n > 0) {
+				chain_drop(&ch);
+				ch = (struct chain){.id = chain_ids++};
+				if (criu_predump(&ch, a.pid, &c) < 0)
+					die("criu pre-dump of %d", (int)a.pid);
+			}
+			rm_rf(p.snap);
+			rm_rf(p.snap2);
+			for (int kind = 0; kind < 2; kind++)
+				for (int run = -1; run < o.runs; run++, ep++)
+					epoch(&a, &b, &ch, &p, ppm, o.pats[pi],
+					      seed++, kind == 1, ep % 2 == 0,
+					      run >= 0, &R);
+		}
+	}
+	chain_drop(&ch);
+	rm_rf(p.snap);
+	rm_rf(p.snap2);
+	unlink(p.x);
+	unlink(p.x2);
+	unlink(p.list);
+	bw_stop(&a);
+	bw_stop(&b);
+}
