@@ -599,7 +599,9 @@ struct racer {
 	const char *page;
 	const char *ranges;
 	volatile int stop;
+	volatile int killed; /* the target is dead and reaped */
 	int good, esrch, other, bad_data, opens_failed, opened;
+	int read_after_kill; /* preads started after killed was set */
 	int other_errno;
 };
 
@@ -617,7 +619,10 @@ static void *race_reader(void *p)
 	}
 	g_atomic_int_inc(&r->opened);
 	while (!r->stop) {
+		int after = r->killed;
 		ssize_t n = pread(fd, b, itest_ps, 0);
+		if (after)
+			g_atomic_int_inc(&r->read_after_kill);
 		if (n == (ssize_t)itest_ps && !memcmp(b, want, itest_ps))
 			g_atomic_int_inc(&r->good);
 		else if (n == (ssize_t)itest_ps)
@@ -663,7 +668,14 @@ static void test_exit_race(void)
 			g_usleep(100);
 		g_usleep(g_random_int_range(0, 20000));
 		wl_kill(w);
-		g_usleep(20000);
+		r.killed = 1;
+		/* until every reader has read the dead process's page at
+		 * least once (bounded only against a hang: a slow daemon, a
+		 * sanitizer build, a loaded machine) */
+		for (int i = 0; i < 3000 &&
+				g_atomic_int_get(&r.read_after_kill) < 3;
+		     i++)
+			g_usleep(10000);
 		r.stop = 1;
 		for (int i = 0; i < 3; i++)
 			pthread_join(th[i], NULL);
