@@ -85,12 +85,6 @@ const struct sdfs_file_class sdfs_file_last_image = {
  * mtime the time of that clear. */
 int sdfs_last_image_attr(struct sdfs_req *r, bool open_file, struct stat *st)
 {
-	/* a lookup in last/ comes without the tracker */
-	if (!r->tracker) {
-		int err = sdfs_req_tracker(r->m, &r->id, &r->tracker);
-		if (err < 0)
-			return err;
-	}
 	struct sdfs_snapshot *s = sdfs_tracker_last(r->tracker);
 	if (s) {
 		st->st_size = (off_t)sdfs_image_size(&s->set);

@@ -65,11 +65,29 @@ static ssize_t changes_read(fuse_req_t req, struct sdfs_file *f, char *buf,
 	return (ssize_t)n;
 }
 
+/*
+ * Not direct_io: rsync reads --files-from one byte per read(2), which
+ * with direct_io is one request to the daemon per byte (17 per page).
+ * Through the page cache the kernel asks for large pieces and serves the
+ * small reads itself. So st_size is the text's true length (attr hook
+ * below), the kernel may keep the attributes (the row's cache: without
+ * them every read(2) would first ask for them), a clear drops them
+ * (file_text.c), and every open drops what the cache held (keep_cache 0).
+ */
 const struct sdfs_file_class sdfs_file_last_changes = {
 	.open = changes_open,
 	.read = changes_read,
-	.direct_io = true,
 };
+
+int sdfs_last_changes_attr(struct sdfs_req *r, bool open_file, struct stat *st)
+{
+	g_autoptr(SdfsSnapshot) s = sdfs_tracker_last(r->tracker);
+
+	st->st_size = s ? (off_t)((s->set.pages + s->dropped.pages) *
+				  SDFS_CHANGE_LINE)
+			: 0;
+	return 0;
+}
 
 static int maps_open(struct sdfs_req *r, struct sdfs_file *f)
 {

@@ -120,6 +120,13 @@ static int clear_write(fuse_req_t req, struct sdfs_file *f, const char *buf,
 		fuse_lowlevel_notify_inval_entry(m->se, sdfs_ino_encode(&last),
 						 "pages", 5);
 	}
+	/* last/changes: its length (the kernel caches it: file_last.c) */
+	if (err == 0 && m->se) {
+		struct sdfs_node ch = {.kind = SDFS_K_LAST_CHANGES,
+				       .pid = f->node.pid};
+		fuse_lowlevel_notify_inval_inode(m->se, sdfs_ino_encode(&ch), 0,
+						 0);
+	}
 	return err;
 }
 

@@ -55,6 +55,8 @@ static const struct sdfs_kind_info table[SDFS_K_MAX] = {
 				 .parent = SDFS_K_LAST,
 				 .mode = READ_ONLY,
 				 .access = SDFS_ACCESS_READ,
+				 .cache = true,
+				 .attr = sdfs_last_changes_attr,
 				 .file = &sdfs_file_last_changes},
 	[SDFS_K_LAST_MAPS] = {.name = "maps",
 			      .parent = SDFS_K_LAST,
@@ -65,6 +67,9 @@ static const struct sdfs_kind_info table[SDFS_K_MAX] = {
 			       .parent = SDFS_K_LAST,
 			       .mode = DIR_MODE,
 			       .access = SDFS_ACCESS_ATTACH,
+			       /* its attributes (mode, owner) are checked at
+			        * every name looked up in it: keep them */
+			       .cache = true,
 			       .dir = &sdfs_dir_last_pages},
 	[SDFS_K_LAST_IMAGE] = {.name = "image",
 			       .parent = SDFS_K_LAST,

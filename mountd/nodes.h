@@ -58,7 +58,8 @@ struct sdfs_kind_info {
 	bool cache;
 	/* After the common attributes are filled: check the node still
 	 * exists and adjust st (size, mtime). open_file: through an open
-	 * file (fstat). As the caller, r->tracker set. 0 or -errno. */
+	 * file (fstat). As the caller, r->tracker set (ops_dir.c gets it
+	 * for the hook). 0 or -errno. */
 	int (*attr)(struct sdfs_req *r, bool open_file, struct stat *st);
 	const struct sdfs_file_class *file; /* regular files */
 	const struct sdfs_dir_class *dir;   /* directories */
@@ -75,4 +76,6 @@ extern const struct sdfs_file_class sdfs_file_clear, sdfs_file_status,
 	sdfs_file_last_changes, sdfs_file_last_maps, sdfs_file_page,
 	sdfs_file_last_page, sdfs_file_last_image;
 int sdfs_last_page_attr(struct sdfs_req *r, bool open_file, struct stat *st);
+int sdfs_last_changes_attr(struct sdfs_req *r, bool open_file,
+			   struct stat *st);
 int sdfs_last_image_attr(struct sdfs_req *r, bool open_file, struct stat *st);

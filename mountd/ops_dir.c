@@ -71,7 +71,15 @@ static int node_stat(struct sdfs_req *r, const struct timespec *ts,
 {
 	sdfs_node_attr(r->m, &r->node, r->node.kind == SDFS_K_ROOT ? NULL : &r->id,
 		       ts, st);
-	return r->info->attr ? r->info->attr(r, open_file, st) : 0;
+	if (!r->info->attr)
+		return 0;
+	/* the hooks read the tracker; a lookup in last/ comes without it */
+	if (!r->tracker) {
+		int err = sdfs_req_tracker(r->m, &r->id, &r->tracker);
+		if (err < 0)
+			return err;
+	}
+	return r->info->attr(r, open_file, st);
 }
 
 /* A child of a directory with fixed children (the table's rows). */
@@ -472,9 +480,10 @@ static bool dirbuf_add(struct sdfs_dirbuf *b, const char *name,
 		b->used += need;
 		return true;
 	}
-	/* full entries only for what the kernel may keep (last/pages/);
-	 * nodeid 0 makes the others plain directory entries */
-	if (n && sdfs_entry_timeout(b->m, n) > 0) {
+	/* full entries only for the files of last/pages/, which the kernel
+	 * may keep and whose attributes need no hook here (the listing is
+	 * of the capture); nodeid 0 makes the others plain entries */
+	if (n && n->kind == SDFS_K_LAST_PAGE && sdfs_entry_timeout(b->m, n) > 0) {
 		e.ino = e.attr.st_ino;
 		e.generation = b->id->starttime;
 		e.attr_timeout = sdfs_attr_timeout(b->m, n);

@@ -94,7 +94,10 @@ void sdfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		sdfs_reply_err(req, err, SDFS_AT_NAME);
 		return;
 	}
-	tell_length(r.m, ino, f->len);
+	/* (a file read through the page cache has its true st_size: a byte
+	 * stored there would be served as the page it lies in) */
+	if (f->info->file->direct_io)
+		tell_length(r.m, ino, f->len);
 	/*
 	 * Text is computed at open: its st_size (0) means nothing, so no
 	 * page cache (direct_io). A page file is exactly one page, so the
@@ -177,8 +180,9 @@ void sdfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 /* The length of a file whose class has no lseek: all of it is data. */
 static uint64_t plain_size(struct sdfs_mount *m, const struct sdfs_file *f)
 {
-	/* text made at open, or a page file */
-	return f->info->file->direct_io ? f->len : m->page_size;
+	/* a page file, or text made at open */
+	bool page = f->node.kind == SDFS_K_PAGE || f->node.kind == SDFS_K_LAST_PAGE;
+	return page ? m->page_size : f->len;
 }
 
 void sdfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,

@@ -48,7 +48,7 @@ static int sd_probe(char *reason, size_t len)
 {
 	size_t ps = sdfs_page_size();
 	int err = 0;
-	bool set;
+	bool set = false;
 
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {

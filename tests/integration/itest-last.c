@@ -152,6 +152,24 @@ static void test_changes_pieces(Fx *fx, gconstpointer d)
 		g_assert_true(g_hash_table_contains(in, &a));
 	}
 
+	/* its size is true (it is read through the page cache: rsync reads
+	 * --files-from one byte at a time), and cp copies all of it */
+	struct stat st;
+	g_assert_no_errno(stat(cp, &st));
+	g_assert_cmpint(st.st_size, ==, (off_t)len);
+	g_autofree char *copy = g_build_filename(fx->tmp, "changes", NULL);
+	const char *argv[] = {"cp", cp, copy, NULL};
+	int status;
+	g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
+				   G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+				   &status, NULL));
+	g_assert_true(g_spawn_check_wait_status(status, NULL));
+	g_autofree char *copied = NULL;
+	gsize clen;
+	g_assert_true(g_file_get_contents(copy, &copied, &clen, NULL));
+	g_assert_cmpuint(clen, ==, len);
+	g_assert_cmpint(memcmp(copied, whole, len), ==, 0);
+
 	/* pieces of every size from 1 to 40 bytes give the same text */
 	for (gsize piece = 1; piece <= 40; piece += 3) {
 		int fd = open(cp, O_RDONLY | O_CLOEXEC);
@@ -178,6 +196,16 @@ static void test_changes_pieces(Fx *fx, gconstpointer d)
 		pos -= MIN(pos, (gsize)96);
 	}
 	close(fd);
+
+	/* a clear makes another text: size and content follow at once */
+	do_clear(&fx->m, w->pid);
+	g_assert_no_errno(stat(cp, &st));
+	gsize len2;
+	g_autofree char *again = read_text(cp, &len2);
+	g_assert_nonnull(again);
+	g_assert_cmpint(st.st_size, ==, (off_t)len2);
+	g_assert_cmpuint(len2 % 17, ==, 0);
+	g_assert_true(len2 != len || memcmp(again, whole, len) != 0);
 }
 
 /* maps: /proc/PID/maps as it was at the clear; empty before one. */
