@@ -43,6 +43,12 @@ int run_timed(char *const argv[], const char *out_path, double *secs);
 
 /* key from /proc/PID/status in KiB ("VmHWM", "VmRSS"), -1 if unknown. */
 long proc_status_kib(pid_t pid, const char *key);
+/* CPU time of every thread of pid (schedstat: on-CPU nanoseconds, so
+ * what a request cost, whatever the wait for a CPU on a busy machine;
+ * threads that exited are not counted), NAN if unknown; of the calling
+ * thread. */
+double proc_cpu_s(pid_t pid);
+double thread_cpu_s(void);
 /* write a string to a file; 0 or -errno */
 int write_file(const char *path, const char *s);
 

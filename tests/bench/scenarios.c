@@ -309,21 +309,25 @@ static void measure_pages(struct cfg *c, const struct runs *pl)
  * the same workload with the same fraction written again */
 static void measure_clear(struct cfg *c, int run, uint64_t seed)
 {
-	char m1[96], m2[96];
+	char m1[96], m2[96], m3[128];
 	unsigned thr = o.threads[c->ti];
 	struct runs pl = {0};
 	double t;
 
 	snprintf(m1, sizeof(m1), "c. clear wall, %u thr / bare PAGEMAP_SCAN WP_MATCHING", thr);
 	snprintf(m2, sizeof(m2), "c. clear frozen, %u thr / bare clear_refs 4", thr);
+	snprintf(m3, sizeof(m3), "c. clear, CPU time of the daemon, %u thr / of the bare PAGEMAP_SCAN WP_MATCHING", thr);
 	struct row *rw = row_new(m1, c->size, c->dirty, c->pat);
+	struct row *rc = row_new(m3, c->size, c->dirty, c->pat);
 	struct row *rf = row_new(m2, c->size, c->dirty, c->pat);
 	row_target(rf, T_FROZEN, 0, "≤ 1.2× + 1 ms");
 
 	if (have_daemon()) {
+		double cpu = proc_cpu_s(dmn.pid);
 		t = now_s();
 		check(write_clear(c->clear), "echo 1 > clear");
 		row_add_s(rw, now_s() - t);
+		row_add_s(rc, proc_cpu_s(dmn.pid) - cpu);
 		long long fz = status_value(c->status, "frozen_us");
 		row_add_s(rf, fz >= 0 ? (double)fz * 1e-6 : NAN);
 		if (c->ti == 0) {
@@ -342,7 +346,9 @@ static void measure_clear(struct cfg *c, int run, uint64_t seed)
 	check(bw_write(c->w, c->ppm, c->pat, seed ^ 0x5555, NULL), "workload write");
 	uint64_t pages;
 	t = now_s();
+	double cpu = thread_cpu_s();
 	check(direct_wp_matching(c->w->pid, o.vec, &pages), "WP_MATCHING");
+	row_add_b(rc, thread_cpu_s() - cpu);
 	row_add_b(rw, now_s() - t);
 	t = now_s();
 	check(direct_clear_refs(c->w->pid), "clear_refs");
