@@ -174,6 +174,10 @@ static bool same_lines(const struct sbuf *x, const struct sbuf *y, uint64_t from
 	return xe - xb == ye - yb && !memcmp(xb, yb, (size_t)(xe - xb));
 }
 
+#define MEAS_A_CPU                                                             \
+	"a. cat dirty_ranges, CPU time of the daemon and the reader / of the "  \
+	"direct PAGEMAP_SCAN"
+
 /* (a): dirty_ranges against the direct scans, same dirty set */
 static void measure_scan(struct cfg *c, int run)
 {
@@ -181,18 +185,26 @@ static void measure_scan(struct cfg *c, int run)
 	double t;
 
 	if (have_daemon()) {
+		double cpu = proc_cpu_s(dmn.pid), own = thread_cpu_s();
 		t = now_s();
 		check(read_whole(c->dr, &sd_text), "read dirty_ranges");
 		double ts = now_s() - t;
+		own = thread_cpu_s() - own;
+		double dcpu = proc_cpu_s(dmn.pid) - cpu;
 		row_add_s(row_new("a. cat dirty_ranges / direct PAGEMAP_SCAN", c->size,
 				  c->dirty, c->pat), ts);
 		row_add_s(row_new("a. cat dirty_ranges / direct pagemap pread", c->size,
 				  c->dirty, c->pat), ts);
+		row_add_s(row_new(MEAS_A_CPU, c->size, c->dirty, c->pat),
+			  dcpu + own);
 	}
 	t = now_s();
+	double cpu = thread_cpu_s();
 	check(direct_scan_ioctl(c->w->pid, BIT_WRITTEN, o.vec, &io_text, &p_io),
 	      "PAGEMAP_SCAN");
 	double tio = now_s() - t;
+	row_add_b(row_new(MEAS_A_CPU, c->size, c->dirty, c->pat),
+		  thread_cpu_s() - cpu);
 	t = now_s();
 	check(direct_scan_pread(c->w->pid, BIT_WRITTEN, &pr_text, &p_pr), "pagemap pread");
 	double tpr = now_s() - t;
