@@ -166,8 +166,8 @@ static void put_names(struct sbuf *out, uint64_t s, uint64_t e, size_t ps)
 	}
 }
 
-static int scan_ioctl(pid_t pid, enum dirty_bit bit, size_t vec_len,
-		      bool names, struct sbuf *out, uint64_t *pages);
+static int scan_ioctl(pid_t pid, enum dirty_bit bit, size_t vec_len, bool names,
+		      struct sbuf *out, uint64_t *pages);
 
 int direct_scan_ioctl(pid_t pid, enum dirty_bit bit, size_t vec_len,
 		      struct sbuf *out, uint64_t *pages)
@@ -190,8 +190,8 @@ static void put_run(struct sbuf *out, const struct dvma *v, uint64_t s,
 		put_range(out, v, s, e, ps);
 }
 
-static int scan_ioctl(pid_t pid, enum dirty_bit bit, size_t vec_len,
-		      bool names, struct sbuf *out, uint64_t *pages)
+static int scan_ioctl(pid_t pid, enum dirty_bit bit, size_t vec_len, bool names,
+		      struct sbuf *out, uint64_t *pages)
 {
 	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
 	struct dmaps m;

@@ -56,17 +56,29 @@ static int recipe_run(bool piped, const char *list, const char *src,
 
 	rm_rf(dst);
 	if (piped) {
-		char *a[] = {"sh", "-c",
-			     "cat \"$1\" | rsync -a --ignore-times --files-from=- "
-			     "--delete-missing-args \"$2\" \"$3\"",
-			     "sh", (char *)list, (char *)src, (char *)dst, NULL};
+		char *a[] = {
+			"sh",
+			"-c",
+			"cat \"$1\" | rsync -a --ignore-times --files-from=- "
+			"--delete-missing-args \"$2\" \"$3\"",
+			"sh",
+			(char *)list,
+			(char *)src,
+			(char *)dst,
+			NULL};
 		return run_timed(a, NULL, secs);
 	}
 	/* a round as the README gives it; --ignore-times: every listed
 	 * file is copied, whatever its size and time */
 	snprintf(from, sizeof(from), "--files-from=%s", list);
-	char *a[] = {"rsync", "-a", "--ignore-times", from,
-		     "--delete-missing-args", (char *)src, (char *)dst, NULL};
+	char *a[] = {"rsync",
+		     "-a",
+		     "--ignore-times",
+		     from,
+		     "--delete-missing-args",
+		     (char *)src,
+		     (char *)dst,
+		     NULL};
 	return run_timed(a, NULL, secs);
 }
 
@@ -94,14 +106,16 @@ void measure_recipe(struct row *r[2], const char *last, const char *copy,
 	if (e < 0) {
 		for (int k = 0; k < 2; k++)
 			snprintf(r[k]->note, sizeof(r[k]->note),
-				 "failed: copy of last/changes: %s", strerror(-e));
+				 "failed: copy of last/changes: %s",
+				 strerror(-e));
 		sbuf_free(&b);
 		return;
 	}
 	/* dropped pages (not in last/dirty_ranges) add names */
 	if (b.len < npages * NAME_LINE)
-		fprintf(stderr, "bench: warning: last/changes has %zu names, "
-				"last/dirty_ranges %" PRIu64 " pages\n",
+		fprintf(stderr,
+			"bench: warning: last/changes has %zu names, "
+			"last/dirty_ranges %" PRIu64 " pages\n",
 			b.len / NAME_LINE, npages);
 	sbuf_free(&b);
 	for (int k = 0; k < 2; k++) {
@@ -157,18 +171,21 @@ void bench_rss(void)
 		want = npages / 4; /* random pages with gaps: many ranges */
 	snprintf(dz, sizeof(dz), "%" PRIu64 " pages", want);
 	struct row *rc = row_new("e. cat last/changes / direct PAGEMAP_SCAN "
-				 "printing the same names", sz, dz, "rand");
+				 "printing the same names",
+				 sz, dz, "rand");
 	struct row *rd = row_new("e. cat last/changes / cat last/dirty_ranges "
-				 "of the same clear", sz, dz, "rand");
+				 "of the same clear",
+				 sz, dz, "rand");
 	struct row *r = row_new("daemon peak RSS serving dirty_ranges, clear, "
 				"last/ (changes, dirty_ranges, maps, ls, cat)",
 				sz, dz, "rand");
 	r->unit = U_MIB;
 	r->no_base = true;
-	row_target(r, size >= (16UL << 30) && want >= 1000000 ? T_MIB : T_NONE, 32,
-		   "≤ 32 MiB (16 GiB, 1M pages)");
+	row_target(r, size >= (16UL << 30) && want >= 1000000 ? T_MIB : T_NONE,
+		   32, "≤ 32 MiB (16 GiB, 1M pages)");
 	if (mem_available() < size + (512UL << 20)) {
-		snprintf(r->note, sizeof(r->note), "skipped: not enough free memory");
+		snprintf(r->note, sizeof(r->note),
+			 "skipped: not enough free memory");
 		snprintf(rc->note, sizeof(rc->note), "%s", r->note);
 		snprintf(rd->note, sizeof(rd->note), "%s", r->note);
 		return;
@@ -183,7 +200,8 @@ void bench_rss(void)
 	piddir_path(last_dr, sizeof(last_dr), w.pid, "last/dirty_ranges");
 	check(write_clear(clear), "first clear");
 	reset_hwm();
-	unsigned long ppm = (unsigned long)((want * 1000000 + npages - 1) / npages);
+	unsigned long ppm =
+		(unsigned long)((want * 1000000 + npages - 1) / npages);
 	bool have_changes = access(changes, R_OK) == 0;
 	if (!have_changes) {
 		snprintf(rc->note, sizeof(rc->note),
@@ -198,19 +216,23 @@ void bench_rss(void)
 			t = now_s();
 			piddir_path(p, sizeof(p), w.pid, "dirty_ranges");
 			check(read_whole(p, &b), "read dirty_ranges");
-			note("rss: %" PRIu64 " pages written, dirty_ranges %zu bytes (%.2f s)",
+			note("rss: %" PRIu64
+			     " pages written, dirty_ranges %zu bytes (%.2f s)",
 			     n, b.len, now_s() - t);
 		}
 		if (have_changes) {
-			/* before the clear: the written pages still read WRITTEN */
+			/* before the clear: the written pages still read
+			 * WRITTEN */
 			t = now_s();
-			check(direct_names_ioctl(w.pid, BIT_WRITTEN, o.vec, &direct,
-						 &dpages), "PAGEMAP_SCAN names");
+			check(direct_names_ioctl(w.pid, BIT_WRITTEN, o.vec,
+						 &direct, &dpages),
+			      "PAGEMAP_SCAN names");
 			row_add_b(rc, now_s() - t);
 		}
 		check(write_clear(clear), "clear");
 		if (!have_changes) {
-			check(read_whole(last_dr, &b), "read last/dirty_ranges");
+			check(read_whole(last_dr, &b),
+			      "read last/dirty_ranges");
 			continue;
 		}
 		t = now_s();
@@ -225,12 +247,16 @@ void bench_rss(void)
 			size_t xl, yl;
 			names_in(&names, w.base, w.base + w.size, &x, &xl);
 			names_in(&direct, w.base, w.base + w.size, &y, &yl);
-			note("rss: last/changes %zu names (%zu in the workload), "
-			     "direct %" PRIu64 " names (%zu)", names.len / NAME_LINE,
-			     xl / NAME_LINE, dpages, yl / NAME_LINE);
+			note("rss: last/changes %zu names (%zu in the "
+			     "workload), "
+			     "direct %" PRIu64 " names (%zu)",
+			     names.len / NAME_LINE, xl / NAME_LINE, dpages,
+			     yl / NAME_LINE);
 			if (xl != yl || memcmp(x, y, xl))
-				fprintf(stderr, "bench: warning: last/changes differs from "
-						"the direct names in the workload's region\n");
+				fprintf(stderr, "bench: warning: last/changes "
+						"differs from "
+						"the direct names in the "
+						"workload's region\n");
 		}
 	}
 	const char *more[] = {"last/dropped_ranges", "last/maps"};
@@ -241,11 +267,13 @@ void bench_rss(void)
 	piddir_path(p, sizeof(p), w.pid, "last/pages");
 	double t = now_s();
 	check(list_dir(p, false, &files), "ls last/pages");
-	note("rss: ls last/pages: %" PRIu64 " entries (%.2f s)", files, now_s() - t);
+	note("rss: ls last/pages: %" PRIu64 " entries (%.2f s)", files,
+	     now_s() - t);
 	if (!o.rss_no_read) {
 		t = now_s();
 		check(cat_dir(p, &files, &bytes), "cat last/pages");
-		note("rss: cat last/pages: %" PRIu64 " files (%.2f s)", files, now_s() - t);
+		note("rss: cat last/pages: %" PRIu64 " files (%.2f s)", files,
+		     now_s() - t);
 	}
 	row_add_s(r, daemon_hwm_mib());
 	sbuf_free(&b);

@@ -539,15 +539,16 @@ static char *own_text(pid_t pid, bool by_pread)
 		.fn = sdfs_scan_collect_fn,
 		.ctx = &s,
 	};
-	g_assert_cmpint(sdfs_scan(fd, &req, SDFS_NEED_OWN, false, by_pread),
-			==, 0);
+	g_assert_cmpint(sdfs_scan(fd, &req, SDFS_NEED_OWN, false, by_pread), ==,
+			0);
 	close(fd);
 	sdfs_maps_free(&m);
 	GString *g = g_string_new(NULL);
 	sdfs_dirtyset_iter(&s, &it);
 	while (sdfs_run_iter_next(&it, &r))
-		g_string_append_printf(g, "%" G_GINT64_MODIFIER "x-%"
-				       G_GINT64_MODIFIER "x\n", r.start, r.end);
+		g_string_append_printf(
+			g, "%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x\n",
+			r.start, r.end);
 	sdfs_dirtyset_free(&s);
 	return g_string_free(g, false);
 }
@@ -600,8 +601,9 @@ static void test_own_pages(void)
 	g_free(tgt_cmd(&t, "peek %lx", (unsigned long)(a + 40 * ps)));
 	g_free(tgt_cmd(&t, "peek %lx", (unsigned long)(a + 41 * ps)));
 	g_free(tgt_cmd(&t, "dontneed %lx 4", (unsigned long)(a + 8 * ps)));
-	assert_own(&t, a, "0 1 2 3 4 5 6 7 12 13 14 15 16 17 18 19 20 21 22 23 "
-			  "24 25 26 27 28 29 30 31");
+	assert_own(&t, a,
+		   "0 1 2 3 4 5 6 7 12 13 14 15 16 17 18 19 20 21 22 23 "
+		   "24 25 26 27 28 29 30 31");
 
 	target_init(&st, &t);
 	g_assert_cmpint(clear_into(&st, &s), ==, 0);
@@ -609,8 +611,9 @@ static void test_own_pages(void)
 	g_free(tgt_cmd(&t, "poke %lx", (unsigned long)(a + 50 * ps)));
 	g_free(tgt_cmd(&t, "peek %lx", (unsigned long)(a + 51 * ps)));
 	g_free(tgt_cmd(&t, "dontneed %lx 1", (unsigned long)(a + 63 * ps)));
-	assert_own(&t, a, "0 1 2 3 4 5 6 7 12 13 14 15 16 17 18 19 24 25 26 27 "
-			  "28 29 30 31 50");
+	assert_own(&t, a,
+		   "0 1 2 3 4 5 6 7 12 13 14 15 16 17 18 19 24 25 26 27 "
+		   "28 29 30 31 50");
 
 	B->detach(&st);
 	tgt_stop(&t);
