@@ -39,12 +39,12 @@ int sdfs_pagemap_open(pid_t pid);
 /*
  * A walk of PAGEMAP_SCAN: which pages match (the category masks of
  * struct pm_scan_arg: every bit of `required` set, every bit of
- * `inverted` clear, one of `anyof`) and which categories the regions
- * carry (`returned`). wp: PM_SCAN_WP_MATCHING, write-protect what
- * matches in the same walk.
+ * `inverted` clear, and one of `anyof` set or one of `anyof_clear`
+ * clear) and which categories the regions carry (`returned`). wp:
+ * PM_SCAN_WP_MATCHING, write-protect what matches in the same walk.
  */
 struct sdfs_pm_query {
-	uint64_t required, inverted, anyof, returned;
+	uint64_t required, inverted, anyof, anyof_clear, returned;
 	bool wp;
 };
 

@@ -43,6 +43,12 @@ int run_timed(char *const argv[], const char *out_path, double *secs);
 
 /* key from /proc/PID/status in KiB ("VmHWM", "VmRSS"), -1 if unknown. */
 long proc_status_kib(pid_t pid, const char *key);
+/* CPU time of every thread of pid (schedstat: on-CPU nanoseconds, so
+ * what a request cost, whatever the wait for a CPU on a busy machine;
+ * threads that exited are not counted), NAN if unknown; of the calling
+ * thread. */
+double proc_cpu_s(pid_t pid);
+double thread_cpu_s(void);
 /* write a string to a file; 0 or -errno */
 int write_file(const char *path, const char *s);
 
@@ -92,6 +98,10 @@ int direct_scan_ioctl(pid_t pid, enum dirty_bit bit, size_t vec_len,
 		      struct sbuf *out, uint64_t *pages);
 int direct_scan_pread(pid_t pid, enum dirty_bit bit, struct sbuf *out,
 		      uint64_t *pages);
+/* The same pages as direct_scan_ioctl, printed as last/changes prints
+ * them: a 16-digit hex address per page, one a line. */
+int direct_names_ioctl(pid_t pid, enum dirty_bit bit, size_t vec_len,
+		       struct sbuf *out, uint64_t *pages);
 /* PAGEMAP_SCAN WP_MATCHING over every trackable mapping (capture and
  * re-protect; mappings not registered with a uffd are only scanned). */
 int direct_wp_matching(pid_t pid, size_t vec_len, uint64_t *pages);
@@ -200,7 +210,25 @@ extern size_t page_size;
 
 void bench_ls(void);
 void bench_size(size_t size);
-void bench_rss(void);
+void bench_rss(void); /* lastrows.c */
 void bench_floor(void);
 void bench_image(size_t size); /* image.c */
 void bench_criu(size_t size); /* criu.c */
+
+/* shared by the scenarios (scenarios.c) */
+void fmt_size(char *out, size_t len, size_t bytes);
+uint64_t mem_available(void);
+void piddir_path(char *out, size_t len, pid_t pid, const char *rel);
+void reset_hwm(void);
+double daemon_hwm_mib(void);
+bool have_daemon(void);
+void check(int r, const char *what); /* dies on r < 0 */
+
+/* A round of the snapshot recipe (lastrows.c): its rows (rsync
+ * --files-from=LAST/changes; the list piped from cat), then both from
+ * LAST/pages/ and from copy (the identical files in tmpfs) with a tmpfs
+ * copy of the list. */
+void recipe_rows(const char *size, const char *dirty, const char *pat,
+		 struct row *r[2]);
+void measure_recipe(struct row *r[2], const char *last, const char *copy,
+		    uint64_t npages);

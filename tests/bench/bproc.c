@@ -4,10 +4,12 @@
  * cleanup that stops them and unmounts, at exit, on failure and on
  * SIGINT/SIGTERM/SIGHUP.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -246,6 +248,41 @@ long proc_status_kib(pid_t pid, const char *key)
 		}
 	fclose(f);
 	return v;
+}
+
+double proc_cpu_s(pid_t pid)
+{
+	char path[64];
+	double sum = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return NAN;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char p2[384];
+		unsigned long long ns;
+		if (de->d_name[0] == '.')
+			continue;
+		/* the first field: nanoseconds on a CPU (sum_exec_runtime) */
+		snprintf(p2, sizeof(p2), "%s/%s/schedstat", path, de->d_name);
+		FILE *f = fopen(p2, "re");
+		if (!f)
+			continue; /* the thread exited meanwhile */
+		if (fscanf(f, "%llu", &ns) == 1)
+			sum += (double)ns * 1e-9;
+		fclose(f);
+	}
+	closedir(d);
+	return sum;
+}
+
+double thread_cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 int write_file(const char *path, const char *s)

@@ -18,7 +18,7 @@
 
 #include "bench.h"
 
-static void fmt_size(char *out, size_t len, size_t bytes)
+void fmt_size(char *out, size_t len, size_t bytes)
 {
 	if (bytes >= (1UL << 30) && bytes % (1UL << 30) == 0)
 		snprintf(out, len, "%zu GiB", bytes >> 30);
@@ -26,7 +26,7 @@ static void fmt_size(char *out, size_t len, size_t bytes)
 		snprintf(out, len, "%zu MiB", bytes >> 20);
 }
 
-static uint64_t mem_available(void)
+uint64_t mem_available(void)
 {
 	FILE *f = fopen("/proc/meminfo", "re");
 	char line[256];
@@ -39,12 +39,12 @@ static uint64_t mem_available(void)
 	return kb * 1024;
 }
 
-static void piddir_path(char *out, size_t len, pid_t pid, const char *rel)
+void piddir_path(char *out, size_t len, pid_t pid, const char *rel)
 {
 	snprintf(out, len, "%s/%d/%s", mnt, (int)pid, rel);
 }
 
-static void reset_hwm(void)
+void reset_hwm(void)
 {
 	char path[64];
 	if (dmn.pid <= 0)
@@ -54,17 +54,17 @@ static void reset_hwm(void)
 	write_file(path, "5");
 }
 
-static double daemon_hwm_mib(void)
+double daemon_hwm_mib(void)
 {
 	return dmn.pid > 0 ? (double)proc_status_kib(dmn.pid, "VmHWM") / 1024.0 : NAN;
 }
 
-static bool have_daemon(void)
+bool have_daemon(void)
 {
 	return !o.no_daemon && dmn.pid > 0;
 }
 
-static void check(int r, const char *what)
+void check(int r, const char *what)
 {
 	if (r < 0)
 		die("%s: %s", what, strerror(-r));
@@ -135,6 +135,7 @@ struct cfg {
 	unsigned long ppm;
 	unsigned ti; /* index into o.threads */
 	char clear[4200], dr[4200], status[4200], last_dr[4200], last_pages[4200];
+	char last[4200];
 };
 
 static struct sbuf sd_text, io_text, pr_text;
@@ -173,6 +174,10 @@ static bool same_lines(const struct sbuf *x, const struct sbuf *y, uint64_t from
 	return xe - xb == ye - yb && !memcmp(xb, yb, (size_t)(xe - xb));
 }
 
+#define MEAS_A_CPU                                                             \
+	"a. cat dirty_ranges, CPU time of the daemon and the reader / of the "  \
+	"direct PAGEMAP_SCAN"
+
 /* (a): dirty_ranges against the direct scans, same dirty set */
 static void measure_scan(struct cfg *c, int run)
 {
@@ -180,18 +185,26 @@ static void measure_scan(struct cfg *c, int run)
 	double t;
 
 	if (have_daemon()) {
+		double cpu = proc_cpu_s(dmn.pid), own = thread_cpu_s();
 		t = now_s();
 		check(read_whole(c->dr, &sd_text), "read dirty_ranges");
 		double ts = now_s() - t;
+		own = thread_cpu_s() - own;
+		double dcpu = proc_cpu_s(dmn.pid) - cpu;
 		row_add_s(row_new("a. cat dirty_ranges / direct PAGEMAP_SCAN", c->size,
 				  c->dirty, c->pat), ts);
 		row_add_s(row_new("a. cat dirty_ranges / direct pagemap pread", c->size,
 				  c->dirty, c->pat), ts);
+		row_add_s(row_new(MEAS_A_CPU, c->size, c->dirty, c->pat),
+			  dcpu + own);
 	}
 	t = now_s();
+	double cpu = thread_cpu_s();
 	check(direct_scan_ioctl(c->w->pid, BIT_WRITTEN, o.vec, &io_text, &p_io),
 	      "PAGEMAP_SCAN");
 	double tio = now_s() - t;
+	row_add_b(row_new(MEAS_A_CPU, c->size, c->dirty, c->pat),
+		  thread_cpu_s() - cpu);
 	t = now_s();
 	check(direct_scan_pread(c->w->pid, BIT_WRITTEN, &pr_text, &p_pr), "pagemap pread");
 	double tpr = now_s() - t;
@@ -262,13 +275,20 @@ static void measure_pages(struct cfg *c, const struct runs *pl)
 	}
 
 	if (o.no_rsync || !have_daemon()) {
-		snprintf(r3->note, sizeof(r3->note), "skipped: %s",
+		snprintf(skip, sizeof(skip), "skipped: %s",
 			 o.no_rsync ? "--no-rsync" : "no daemon");
-		return;
-	}
-	if (npages > o.rsync_max_files) {
-		snprintf(r3->note, sizeof(r3->note),
+	} else if (npages > o.rsync_max_files) {
+		snprintf(skip, sizeof(skip),
 			 "skipped: %" PRIu64 " files > --rsync-max-files", npages);
+	} else {
+		skip[0] = '\0';
+	}
+	struct row *r4[2];
+	recipe_rows(c->size, c->dirty, c->pat, r4);
+	if (skip[0]) {
+		snprintf(r3->note, sizeof(r3->note), "%s", skip);
+		for (int k = 0; k < 2; k++)
+			snprintf(r4[k]->note, sizeof(r4[k]->note), "%s", skip);
 		return;
 	}
 	char src[4300], d1[4300], d2[4300];
@@ -285,9 +305,14 @@ static void measure_pages(struct cfg *c, const struct runs *pl)
 	int e2 = e1 == 0 ? run_timed(a2, NULL, &t2) : -1;
 	if (e1 != 0 || e2 != 0) {
 		snprintf(r3->note, sizeof(r3->note), "failed: rsync exit %d/%d", e1, e2);
-		return;
+		for (int k = 0; k < 2; k++)
+			snprintf(r4[k]->note, sizeof(r4[k]->note),
+				 "not run: the tmpfs copy failed");
+	} else {
+		row_add(r3, t1, t2);
+		/* the new recipe, from sdfs and from that same tmpfs copy */
+		measure_recipe(r4, c->last, d1, npages);
 	}
-	row_add(r3, t1, t2);
 	rm_rf(d1);
 	rm_rf(d2);
 }
@@ -296,21 +321,25 @@ static void measure_pages(struct cfg *c, const struct runs *pl)
  * the same workload with the same fraction written again */
 static void measure_clear(struct cfg *c, int run, uint64_t seed)
 {
-	char m1[96], m2[96];
+	char m1[96], m2[96], m3[128];
 	unsigned thr = o.threads[c->ti];
 	struct runs pl = {0};
 	double t;
 
 	snprintf(m1, sizeof(m1), "c. clear wall, %u thr / bare PAGEMAP_SCAN WP_MATCHING", thr);
 	snprintf(m2, sizeof(m2), "c. clear frozen, %u thr / bare clear_refs 4", thr);
+	snprintf(m3, sizeof(m3), "c. clear, CPU time of the daemon, %u thr / of the bare PAGEMAP_SCAN WP_MATCHING", thr);
 	struct row *rw = row_new(m1, c->size, c->dirty, c->pat);
+	struct row *rc = row_new(m3, c->size, c->dirty, c->pat);
 	struct row *rf = row_new(m2, c->size, c->dirty, c->pat);
 	row_target(rf, T_FROZEN, 0, "≤ 1.2× + 1 ms");
 
 	if (have_daemon()) {
+		double cpu = proc_cpu_s(dmn.pid);
 		t = now_s();
 		check(write_clear(c->clear), "echo 1 > clear");
 		row_add_s(rw, now_s() - t);
+		row_add_s(rc, proc_cpu_s(dmn.pid) - cpu);
 		long long fz = status_value(c->status, "frozen_us");
 		row_add_s(rf, fz >= 0 ? (double)fz * 1e-6 : NAN);
 		if (c->ti == 0) {
@@ -329,7 +358,9 @@ static void measure_clear(struct cfg *c, int run, uint64_t seed)
 	check(bw_write(c->w, c->ppm, c->pat, seed ^ 0x5555, NULL), "workload write");
 	uint64_t pages;
 	t = now_s();
+	double cpu = thread_cpu_s();
 	check(direct_wp_matching(c->w->pid, o.vec, &pages), "WP_MATCHING");
+	row_add_b(rc, thread_cpu_s() - cpu);
 	row_add_b(rw, now_s() - t);
 	t = now_s();
 	check(direct_clear_refs(c->w->pid), "clear_refs");
@@ -365,6 +396,7 @@ void bench_size(size_t size)
 		piddir_path(c.status, sizeof(c.status), w.pid, "status");
 		piddir_path(c.last_dr, sizeof(c.last_dr), w.pid, "last/dirty_ranges");
 		piddir_path(c.last_pages, sizeof(c.last_pages), w.pid, "last/pages");
+		piddir_path(c.last, sizeof(c.last), w.pid, "last");
 		if (have_daemon()) {
 			char m[96];
 			snprintf(m, sizeof(m), "c. first clear (attach, capture all), %u thr",
@@ -398,63 +430,6 @@ void bench_size(size_t size)
 		r->no_base = true;
 		row_add_s(r, daemon_hwm_mib());
 	}
-}
-
-/* The RSS target: a large process with about a million dirty pages. */
-void bench_rss(void)
-{
-	size_t size = 0;
-	for (int i = 0; i < o.nsizes; i++)
-		if (o.sizes[i] > size)
-			size = o.sizes[i];
-	if (!have_daemon() || !size)
-		return;
-	char sz[32], dz[32];
-	fmt_size(sz, sizeof(sz), size);
-	uint64_t npages = size / page_size, want = o.rss_pages;
-	if (want > npages / 4)
-		want = npages / 4; /* random pages with gaps: many ranges */
-	snprintf(dz, sizeof(dz), "%" PRIu64 " pages", want);
-	struct row *r = row_new("daemon peak RSS serving dirty_ranges, clear, last/ (ls, cat)",
-				sz, dz, "rand");
-	r->unit = U_MIB;
-	r->no_base = true;
-	row_target(r, size >= (16UL << 30) && want >= 1000000 ? T_MIB : T_NONE, 32,
-		   "≤ 32 MiB (16 GiB, 1M pages)");
-	if (mem_available() < size + (512UL << 20)) {
-		snprintf(r->note, sizeof(r->note), "skipped: not enough free memory");
-		return;
-	}
-	struct bw w;
-	check(bw_start(o.bigwork, size, 1, o.thp, false, &w), "start bigwork");
-	char clear[4200], p[4200];
-	struct sbuf b = {0};
-	uint64_t n, files, bytes;
-	piddir_path(clear, sizeof(clear), w.pid, "clear");
-	check(write_clear(clear), "first clear");
-	reset_hwm();
-	unsigned long ppm = (unsigned long)((want * 1000000 + npages - 1) / npages);
-	check(bw_write(&w, ppm, "rand", 4711, &n), "workload write");
-	double t = now_s();
-	piddir_path(p, sizeof(p), w.pid, "dirty_ranges");
-	check(read_whole(p, &b), "read dirty_ranges");
-	note("rss: %" PRIu64 " pages written, dirty_ranges %zu bytes (%.2f s)", n, b.len,
-	     now_s() - t);
-	check(write_clear(clear), "clear");
-	piddir_path(p, sizeof(p), w.pid, "last/dirty_ranges");
-	check(read_whole(p, &b), "read last/dirty_ranges");
-	piddir_path(p, sizeof(p), w.pid, "last/pages");
-	t = now_s();
-	check(list_dir(p, false, &files), "ls last/pages");
-	note("rss: ls last/pages: %" PRIu64 " entries (%.2f s)", files, now_s() - t);
-	if (!o.rss_no_read) {
-		t = now_s();
-		check(cat_dir(p, &files, &bytes), "cat last/pages");
-		note("rss: cat last/pages: %" PRIu64 " files (%.2f s)", files, now_s() - t);
-	}
-	row_add_s(r, daemon_hwm_mib());
-	sbuf_free(&b);
-	bw_stop(&w);
 }
 
 /* The FUSE floor: cat-style reading of page-sized files from a FUSE file

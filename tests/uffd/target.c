@@ -16,6 +16,7 @@
  *   peek ADDR                 -> <byte>    (reads one byte)
  *   sum ADDR PAGES            -> <hex checksum>
  *   munmap ADDR PAGES         -> ok
+ *   dontneed ADDR PAGES       -> ok        (madvise MADV_DONTNEED)
  *   mremap ADDR PAGES         -> <new hex addr> (moved)
  *   seccomp errno|kill|trap   -> ok        (filter on userfaultfd)
  *   uffd ADDR PAGES           -> ok        (own userfaultfd, MISSING mode)
@@ -272,6 +273,9 @@ int main(int argc, char **argv)
 			printf("%llx\n", (unsigned long long)h);
 		} else if (!strcmp(cmd, "munmap")) {
 			munmap((void *)a, b * ps);
+			printf("ok\n");
+		} else if (!strcmp(cmd, "dontneed")) {
+			madvise((void *)a, b * ps, MADV_DONTNEED);
 			printf("ok\n");
 		} else if (!strcmp(cmd, "mremap")) {
 			void *p = mremap((void *)a, b * ps, b * ps,

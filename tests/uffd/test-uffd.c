@@ -519,6 +519,107 @@ static void test_bench(void)
 	sdfs_dirtyset_free(&s);
 }
 
+/* The own pages of the whole process: by PAGEMAP_SCAN as a clear walks
+ * them, or by pread of pagemap, entry by entry. */
+static char *own_text(pid_t pid, bool by_pread)
+{
+	struct sdfs_maps m = {0};
+	struct sdfs_dirtyset s;
+	struct sdfs_run_iter it;
+	struct sdfs_run r;
+
+	sdfs_dirtyset_init(&s);
+	g_assert_cmpint(sdfs_maps_read(pid, &m), ==, 0);
+	int fd = sdfs_pagemap_open(pid);
+	g_assert_cmpint(fd, >=, 0);
+	struct sdfs_scan_req req = {
+		.maps = &m,
+		.from = 0,
+		.to = UINT64_MAX,
+		.fn = sdfs_scan_collect_fn,
+		.ctx = &s,
+	};
+	g_assert_cmpint(sdfs_scan(fd, &req, SDFS_NEED_OWN, false, by_pread), ==,
+			0);
+	close(fd);
+	sdfs_maps_free(&m);
+	GString *g = g_string_new(NULL);
+	sdfs_dirtyset_iter(&s, &it);
+	while (sdfs_run_iter_next(&it, &r))
+		g_string_append_printf(
+			g, "%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x\n",
+			r.start, r.end);
+	sdfs_dirtyset_free(&s);
+	return g_string_free(g, false);
+}
+
+static void assert_own(struct tgt *t, uint64_t a, const char *expect)
+{
+	g_autofree char *by_scan = own_text(t->pid, false);
+	g_autofree char *by_pread = own_text(t->pid, true);
+	g_assert_cmpstr(by_scan, ==, by_pread);
+
+	struct sdfs_dirtyset s;
+	sdfs_dirtyset_init(&s);
+	struct sdfs_maps m = {0};
+	g_assert_cmpint(sdfs_maps_read(t->pid, &m), ==, 0);
+	int fd = sdfs_pagemap_open(t->pid);
+	struct sdfs_scan_req req = {
+		.maps = &m,
+		.from = a,
+		.to = a + 64 * ps,
+		.fn = sdfs_scan_collect_fn,
+		.ctx = &s,
+	};
+	g_assert_cmpint(sdfs_scan(fd, &req, SDFS_NEED_OWN, false, false), ==,
+			0);
+	close(fd);
+	sdfs_maps_free(&m);
+	assert_pages(&s, a, 64, expect);
+	sdfs_dirtyset_free(&s);
+}
+
+/*
+ * Own pages of plain anonymous memory are found from what they are not
+ * (holes, swap entries, the zero page: scan.c): the same set as pagemap
+ * read entry by entry, over the whole process, with dropped pages and
+ * zero pages, before the first clear and after one (markers in file
+ * holes, protected pages).
+ */
+static void test_own_pages(void)
+{
+	struct tgt t;
+	struct sdfs_target st;
+	struct sdfs_dirtyset s;
+
+	sdfs_dirtyset_init(&s);
+	tgt_start(&t);
+	uint64_t a = tgt_cmd_hex(&t, "mmap 64");
+	uint64_t f = tgt_cmd_hex(&t, "mmap 16 file");
+	g_free(tgt_cmd(&t, "fill %lx 32 1", (unsigned long)a));
+	g_free(tgt_cmd(&t, "fill %lx 4 1", (unsigned long)f));
+	g_free(tgt_cmd(&t, "peek %lx", (unsigned long)(a + 40 * ps)));
+	g_free(tgt_cmd(&t, "peek %lx", (unsigned long)(a + 41 * ps)));
+	g_free(tgt_cmd(&t, "dontneed %lx 4", (unsigned long)(a + 8 * ps)));
+	assert_own(&t, a,
+		   "0 1 2 3 4 5 6 7 12 13 14 15 16 17 18 19 20 21 22 23 "
+		   "24 25 26 27 28 29 30 31");
+
+	target_init(&st, &t);
+	g_assert_cmpint(clear_into(&st, &s), ==, 0);
+	g_free(tgt_cmd(&t, "dontneed %lx 4", (unsigned long)(a + 20 * ps)));
+	g_free(tgt_cmd(&t, "poke %lx", (unsigned long)(a + 50 * ps)));
+	g_free(tgt_cmd(&t, "peek %lx", (unsigned long)(a + 51 * ps)));
+	g_free(tgt_cmd(&t, "dontneed %lx 1", (unsigned long)(a + 63 * ps)));
+	assert_own(&t, a,
+		   "0 1 2 3 4 5 6 7 12 13 14 15 16 17 18 19 24 25 26 27 "
+		   "28 29 30 31 50");
+
+	B->detach(&st);
+	tgt_stop(&t);
+	sdfs_dirtyset_free(&s);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -540,6 +641,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/uffd/traced-ebusy", test_traced);
 	g_test_add_func("/uffd/no-lost-write", test_no_lost_write);
 	g_test_add_func("/uffd/kill9", test_kill9);
+	g_test_add_func("/uffd/own-pages", test_own_pages);
 	/* a measurement, not a test: only on request */
 	if (g_getenv("SDFS_UFFD_BENCH"))
 		g_test_add_func("/uffd/bench-4gib", test_bench);
