@@ -213,7 +213,8 @@ static void step_mremap(uint64_t seed)
 				die("mremap move");
 			M = p;
 			m_pages *= 2;
-			fill(M + (m_pages - 1) * ps, seed); /* in the new part */
+			fill(M + (m_pages - 1) * ps,
+			     seed); /* in the new part */
 		}
 		break;
 	case 2:
@@ -237,8 +238,9 @@ static void step_remap_same(uint64_t seed)
 	size_t pages = npages / 4;
 	if (munmap(X, pages * ps) < 0)
 		die("munmap X");
-	void *p = mmap(X, pages * ps, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	void *p =
+		mmap(X, pages * ps, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (p != X)
 		die("mmap MAP_FIXED_NOREPLACE");
 	madvise(X, pages * ps, MADV_NOHUGEPAGE);

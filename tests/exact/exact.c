@@ -119,8 +119,8 @@ static gboolean target_argv(Kind k, const char *tmp, char **bin, char **arg)
 	}
 	*bin = g_find_program_in_path(interp);
 	if (!*bin) {
-		g_autofree char *m = g_strdup_printf("%s not found in PATH",
-						     interp);
+		g_autofree char *m =
+			g_strdup_printf("%s not found in PATH", interp);
 		g_test_skip(m);
 		return FALSE;
 	}
@@ -223,8 +223,8 @@ static void test_exact(gconstpointer data)
 			wl_do(w, "step %d", i);
 		else if (i > 0)
 			g_usleep((gulong)pause_ms * 1000);
-		int code = round_once(&m, pid, rsync, snap, c->old_recipe,
-				      &maps);
+		int code =
+			round_once(&m, pid, rsync, snap, c->old_recipe, &maps);
 		g_string_append_printf(codes, "%s%d", i ? " " : "", code);
 		bad += code != 0 && code != 24;
 		n24 += code == 24;

@@ -12,5 +12,4 @@
  * the whole page. Checks that gdb leaves the process stopped. Fails the
  * current test on a difference; the counts go to test messages.
  */
-void gcore_check(pid_t pid, const char *snap, const char *dir,
-		 const char *gdb);
+void gcore_check(pid_t pid, const char *snap, const char *dir, const char *gdb);

@@ -75,14 +75,13 @@ static void compare(const char *snap, const guint8 *core, GArray *segs,
 	}
 }
 
-void gcore_check(pid_t pid, const char *snap, const char *dir,
-		 const char *gdb)
+void gcore_check(pid_t pid, const char *snap, const char *dir, const char *gdb)
 {
 	g_autofree char *core = g_build_filename(dir, "core", NULL);
 	g_autofree char *ex = g_strdup_printf("gcore %s", core);
 	g_autofree char *p = g_strdup_printf("%d", (int)pid);
-	const char *argv[] = {gdb, "-nx", "-batch", "-q", "-p", p, "-ex", ex,
-			      NULL};
+	const char *argv[] = {gdb, "-nx", "-batch", "-q", "-p",
+			      p,   "-ex", ex,	    NULL};
 	g_autofree char *out = NULL, *err = NULL;
 	g_autoptr(GError) e = NULL;
 	int status = 0;
@@ -107,8 +106,8 @@ void gcore_check(pid_t pid, const char *snap, const char *dir,
 	}
 	struct stat st;
 	g_assert_no_errno(fstat(fd, &st));
-	guint8 *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
-			 0);
+	guint8 *m =
+		mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	g_assert_true(m != MAP_FAILED);
 	g_autoptr(GArray) segs = core_segments(m, (size_t)st.st_size);

@@ -22,13 +22,20 @@
 int tl_rsync_round(const char *rsync, const char *last, const char *snap,
 		   gboolean old_recipe, char **errtext)
 {
-	g_autofree char *from = g_strdup_printf("--files-from=%s/changes", last);
+	g_autofree char *from =
+		g_strdup_printf("--files-from=%s/changes", last);
 	g_autofree char *src = g_strdup_printf("%s/pages/", last);
 	g_autofree char *dst = g_strdup_printf("%s/", snap);
-	const char *argv_new[] = {rsync, "-a", "--ignore-times", from,
-				  "--delete-missing-args", src, dst, NULL};
-	const char *argv_old[] = {rsync, "-a", "--ignore-times", src, dst,
+	const char *argv_new[] = {rsync,
+				  "-a",
+				  "--ignore-times",
+				  from,
+				  "--delete-missing-args",
+				  src,
+				  dst,
 				  NULL};
+	const char *argv_old[] = {rsync, "-a", "--ignore-times",
+				  src,	 dst,  NULL};
 	g_autofree char *err = NULL;
 	g_autoptr(GError) e = NULL;
 	int status = 0;
@@ -51,8 +58,8 @@ int tl_rsync_round(const char *rsync, const char *last, const char *snap,
 typedef struct {
 	guint64 start, end;
 	char perms[5];
-	gboolean inode;	 /* file-backed (inode != 0) */
-	gboolean skip;	 /* never holds the process's own data */
+	gboolean inode; /* file-backed (inode != 0) */
+	gboolean skip;	/* never holds the process's own data */
 	char path[256];
 } Vma;
 
@@ -163,8 +170,7 @@ static void detail(TlSnapCheck *c, guint64 count, const char *fmt, ...)
 static const char *pm_text(guint64 e, char *buf, size_t len)
 {
 	snprintf(buf, len, "pagemap %016" G_GINT64_MODIFIER "x (%s%s%s%s)", e,
-		 e & PM_PRESENT ? "present" : "",
-		 e & PM_SWAP ? "swapped" : "",
+		 e & PM_PRESENT ? "present" : "", e & PM_SWAP ? "swapped" : "",
 		 e & PM_FILE ? " file-page" : "",
 		 e & PM_UFFD_WP ? " uffd-wp" : "");
 	return buf;
@@ -187,7 +193,8 @@ static void describe_diff(GString *s, const guint8 *f, const guint8 *m,
 		i++;
 	for (size_t k = 0; k < ps; k++)
 		n += f[k] != m[k];
-	g_string_append_printf(s, "%zu bytes differ, first at +%zu (file %02x,"
+	g_string_append_printf(s,
+			       "%zu bytes differ, first at +%zu (file %02x,"
 			       " memory %02x); memory %s, file %s",
 			       n, i, f[i], m[i],
 			       all_zero(m, ps) ? "all zero" : "not zero",
@@ -227,7 +234,8 @@ static int check_files(pid_t pid, const char *snap, GArray *vmas, int mem,
 			close(fd);
 		guint64 e = pagemap_at(pm, a, ps); /* before the read */
 		ssize_t ml = pread(mem, mb, ps, (off_t)a);
-		if (fl == (ssize_t)ps && ml == (ssize_t)ps && !memcmp(fb, mb, ps))
+		if (fl == (ssize_t)ps && ml == (ssize_t)ps &&
+		    !memcmp(fb, mb, ps))
 			continue;
 		c->stale++;
 		if (c->stale > MAX_DETAIL)

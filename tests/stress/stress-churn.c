@@ -85,7 +85,8 @@ gboolean sc_start(const SMount *m)
 	sc.rsync = g_find_program_in_path("rsync");
 	if (!churn || !sc.rsync) {
 		printf("# churning target skipped: %s\n",
-		       churn ? "rsync not found in PATH" : "SDFS_CHURN not set");
+		       churn ? "rsync not found in PATH"
+			     : "SDFS_CHURN not set");
 		return FALSE;
 	}
 	sc.m = m;
