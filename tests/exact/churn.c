@@ -31,8 +31,9 @@
  *   7. X: munmap, a new mapping at the same address (MAP_FIXED_NOREPLACE),
  *      only its even pages written (the odd ones read as zero now);
  *   8. brk: the extension made at the step before shrunk with a negative
- *      sbrk (when malloc has not moved the break since), then the break
- *      extended by a few written pages;
+ *      sbrk (the main arena got room enough at the start, so malloc does
+ *      not move the break), then the break extended by a few written
+ *      pages;
  *   9. main-arena malloc of blocks (some over the mmap threshold), most
  *      freed, malloc_trim(0).
  * Every page written holds non-zero bytes that differ from step to step.
@@ -375,6 +376,13 @@ int main(int argc, char **argv)
 	ps = (size_t)sysconf(_SC_PAGESIZE);
 	const char *e = getenv("SDFS_CHURN_PAGES");
 	npages = e && atoi(e) >= 16 ? (size_t)atoi(e) : 256;
+	/* The main arena gets room once, before the break is extended by
+	 * hand: malloc then never moves the break past the extension, and
+	 * every step can shrink it (malloc_trim, finding the break is not
+	 * the arena's end, gives free pages back with MADV_DONTNEED). */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	mallopt(M_TOP_PAD, 16 << 20);
+	free(malloc(64));
 	setup(argv[1]);
 	if (pthread_create(&th, NULL, second_thread, NULL))
 		die("pthread_create");
