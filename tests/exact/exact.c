@@ -140,10 +140,21 @@ static int round_once(const SMount *m, pid_t pid, const char *rsync,
 	g_autofree char *clear = sm_path(m, pid, "clear");
 	g_autofree char *last = sm_path(m, pid, "last");
 	g_autofree char *err = NULL;
+	gint64 t0 = g_get_monotonic_time();
 	int r = su_write_text(clear, "1\n");
 	if (r < 0)
 		g_error("clear %s: %s", clear, g_strerror(-r));
+	gint64 t1 = g_get_monotonic_time();
 	int code = tl_rsync_round(rsync, last, snap, old, &err);
+	gint64 t2 = g_get_monotonic_time();
+	g_autofree char *cp = g_build_filename(last, "changes", NULL);
+	g_autofree char *changes = NULL;
+	size_t len = 0;
+	r = tl_read_text(cp, 65536, &changes, &len);
+	g_test_message("round: clear %.3f s, rsync %.3f s, exit %d; "
+		       "last/changes: %zu names",
+		       (t1 - t0) / 1e6, (t2 - t1) / 1e6, code,
+		       r < 0 ? 0 : len / 17);
 	if (code != 0 && err && *err)
 		g_test_message("rsync exit %d: %.600s", code, err);
 	g_autofree char *mp = g_build_filename(last, "maps", NULL);
