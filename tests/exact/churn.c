@@ -12,9 +12,10 @@
  * SDFS_CHURN_PAGES (default 256) sizes the regions.
  *
  * The second thread runs all the time: random whole-page writes to a
- * region of its own, and glibc malloc/free of 16 B..512 KiB blocks in its
+ * region of its own, and glibc malloc/free of 16 B..PAGES/2 pages blocks in its
  * thread arena (the arena's heap is trimmed with MADV_DONTNEED when its
- * top gets free, blocks over the mmap threshold are mmap'd and munmap'd).
+ * top gets free, blocks over the mmap threshold are mmap'd and munmap'd),
+ * pausing 1 ms every 8 blocks.
  *
  * A step (main thread, main arena), in order:
  *   1. random page writes to A (anonymous, private);
@@ -58,7 +59,7 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
 
-#define NBLOCKS 64
+#define NBLOCKS 32
 
 static size_t ps, npages;
 static uint8_t *A, *W, *F, *S, *H, *X, *M;
@@ -134,7 +135,10 @@ static void *second_thread(void *arg)
 		free(blocks[i]);
 		blocks[i] = NULL;
 		if ((r >> 30) % 3) {
-			size_t sz = (size_t)16 << ((r >> 40) % 16); /* <=512K */
+			/* 16 B up to npages/2 pages (>= 128 KiB: mmap'd) */
+			size_t sz = (size_t)16 << ((r >> 40) % 16);
+			if (sz > npages * ps / 2)
+				sz = npages * ps / 2;
 			blocks[i] = malloc(sz);
 			if (blocks[i])
 				memset(blocks[i], (int)(r | 1) & 0xff, sz);
@@ -145,8 +149,8 @@ static void *second_thread(void *arg)
 				blocks[k] = NULL;
 			}
 		}
-		if (n % 16 == 0)
-			usleep(500);
+		if (n % 8 == 0) /* leaves CPU to the daemon and rsync */
+			usleep(1000);
 	}
 	return NULL;
 }
