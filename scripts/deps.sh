@@ -9,8 +9,9 @@ PACKAGES=(
 	gcc meson ninja-build pkg-config libfuse3-dev libglib2.0-dev
 	# run: fusermount3 and mount.fuse3
 	fuse3
-	# the demo and the snapshot tests
-	rsync
+	# the demo and the snapshot tests; the exactness test's references and
+	# real interpreters as targets (tests/exact)
+	rsync gdb python3 perl
 	# VM suites: Debian kernels under qemu with a busybox initramfs
 	qemu-system-x86 busybox-static cpio xz-utils zstd gzip dash mount util-linux
 	debian-archive-keyring libc6-dev

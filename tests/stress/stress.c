@@ -21,7 +21,12 @@
  * once every file is closed and every target gone; its VmRSS at the end
  * over 2x its value after warm-up + 4 MiB.
  *
- * Environment: SDFS_BIN, SDFS_STRESS_TARGET, SDFS_BACKEND (default auto),
+ * A churning target (stress-churn.c) runs beside them: sdfs_churn frees
+ * memory in every way while a thread snapshots it with rsync rounds; at
+ * the end the snapshot of the stopped target must equal its memory.
+ *
+ * Environment: SDFS_BIN, SDFS_STRESS_TARGET, SDFS_CHURN (without it no
+ * churning target), SDFS_BACKEND (default auto),
  * SDFS_STRESS_SECONDS (default 20), SDFS_STRESS_TARGETS (default 4).
  * Exit status 0 on success, 77 (skip) without a usable backend.
  */
@@ -38,6 +43,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "stress-churn.h"
 #include "sutil.h"
 
 #define NREADERS 8
@@ -685,6 +691,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NCLEARERS; i++)
 		pthread_create(&th[NREADERS + i], NULL, clearer_main,
 			       (void *)(intptr_t)(NREADERS + i));
+	sc_start(&mnt);
 
 	double t0 = su_now(), warm_at = t0 + MAX(1.0, MIN(3.0, secs / 5));
 	long rss_warm = -1;
@@ -703,6 +710,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NWORKERS - 1; i++)
 		pthread_join(th[i], NULL);
 	double elapsed = su_now() - t0;
+	atomic_fetch_add(&n_errors, sc_finish());
 	atomic_store(&stop_life, 1);
 	pthread_join(th[NWORKERS - 1], NULL);
 	while (waitpid(-1, NULL, WNOHANG) > 0) /* adopted orphans */

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sdfs_stress: the churning target. sdfs_churn (tests/exact) steps by
+ * itself -- allocating and freeing, mapping and unmapping, madvise,
+ * mremap, brk -- while a thread of the stress run takes snapshot rounds
+ * of it with rsync (every round exits 0 or 24). At the end it is stopped,
+ * a last round must exit 0, and the snapshot is checked byte for byte
+ * against /proc/PID/mem (tests/lib/snapcheck.h): no stale, leftover or
+ * missing page.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "snapcheck.h"
+#include "stress-churn.h"
+
+static struct {
+	const SMount *m;
+	char *rsync, *tmp, *snap, *maps;
+	pid_t pid;
+	int out; /* its stdout */
+	pthread_t th;
+	_Atomic int stop;
+	_Atomic uint64_t rounds, n24, errors;
+} sc;
+
+static void sc_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static void sc_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *s = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (atomic_fetch_add(&sc.errors, 1) < 20)
+		g_printerr("stress: ERROR: churn: %s\n", s);
+}
+
+/* Clear, one rsync round, keep last/maps; rsync's exit code. */
+static int sc_round(void)
+{
+	g_autofree char *clear = sm_path(sc.m, sc.pid, "clear");
+	g_autofree char *last = sm_path(sc.m, sc.pid, "last");
+	g_autofree char *mp = sm_path(sc.m, sc.pid, "last/maps");
+	g_autofree char *err = NULL;
+	int r = su_write_text(clear, "1\n");
+	if (r < 0) {
+		sc_error("clear %s: %s", clear, g_strerror(-r));
+		return -1;
+	}
+	int code = tl_rsync_round(sc.rsync, last, sc.snap, FALSE, &err);
+	if (code != 0 && code != 24)
+		sc_error("rsync exit %d: %.400s", code, err ? err : "");
+	g_free(sc.maps);
+	sc.maps = NULL;
+	r = su_read_text(mp, &sc.maps, NULL);
+	if (r < 0)
+		sc_error("%s: %s", mp, g_strerror(-r));
+	atomic_fetch_add(&sc.rounds, 1);
+	atomic_fetch_add(&sc.n24, code == 24);
+	return code;
+}
+
+static void *sc_main(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&sc.stop)) {
+		sc_round();
+		g_usleep(50000);
+	}
+	return NULL;
+}
+
+gboolean sc_start(const SMount *m)
+{
+	const char *churn = g_getenv("SDFS_CHURN");
+	sc.rsync = g_find_program_in_path("rsync");
+	if (!churn || !sc.rsync) {
+		printf("# churning target skipped: %s\n",
+		       churn ? "rsync not found in PATH"
+			     : "SDFS_CHURN not set");
+		return FALSE;
+	}
+	sc.m = m;
+	sc.tmp = g_dir_make_tmp("sdfs-stress-churn-XXXXXX", NULL);
+	if (!sc.tmp) {
+		sc_error("mkdtemp: %s", g_strerror(errno));
+		return FALSE;
+	}
+	sc.snap = g_build_filename(sc.tmp, "snap", NULL);
+	if (mkdir(sc.snap, 0700) < 0) {
+		sc_error("mkdir %s: %s", sc.snap, g_strerror(errno));
+		return FALSE;
+	}
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		sc_error("pipe: %s", g_strerror(errno));
+		return FALSE;
+	}
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		dup2(p[1], STDOUT_FILENO);
+		int null = open("/dev/null", O_RDONLY);
+		dup2(null, STDIN_FILENO);
+		setenv("SDFS_CHURN_AUTO_MS", "20", 1);
+		setenv("SDFS_CHURN_PAGES", "128", 1);
+		execl(churn, churn, sc.tmp, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		sc_error("fork: %s", g_strerror(errno));
+		return FALSE;
+	}
+	tl_track_pid(pid);
+	sc.pid = pid;
+	sc.out = p[0];
+	char line[64] = "", want[64];
+	ssize_t n = 0, k;
+	while (n < (ssize_t)sizeof(line) - 1 && !strchr(line, '\n') &&
+	       (k = read(sc.out, line + n, sizeof(line) - 1 - n)) > 0)
+		n += k;
+	snprintf(want, sizeof(want), "ready %d\n", (int)pid);
+	if (strcmp(line, want)) {
+		sc_error("sdfs_churn said '%s'", line);
+		return FALSE;
+	}
+	pthread_create(&sc.th, NULL, sc_main, NULL);
+	return TRUE;
+}
+
+/* Wait (bounded) until every thread of pid is stopped. */
+static gboolean all_stopped(pid_t pid)
+{
+	for (int i = 0; i < 2000; i++) {
+		g_autofree char *st = su_thread_states(pid);
+		if (st && !strchr(st, 'R') && !strchr(st, 'S') &&
+		    !strchr(st, 'D'))
+			return TRUE;
+		g_usleep(5000);
+	}
+	return FALSE;
+}
+
+uint64_t sc_finish(void)
+{
+	if (!sc.pid)
+		return atomic_load(&sc.errors);
+	atomic_store(&sc.stop, 1);
+	pthread_join(sc.th, NULL);
+	if (kill(sc.pid, SIGSTOP) < 0 || !all_stopped(sc.pid)) {
+		sc_error("sdfs_churn %d did not stop (died?)", (int)sc.pid);
+	} else {
+		int code = sc_round();
+		if (code != 0)
+			sc_error("the round of the stopped target exited %d",
+				 code);
+		TlSnapCheck r;
+		int err = tl_snap_check(sc.pid, sc.snap, sc.maps, &r);
+		g_autofree char *sum = tl_snap_check_summary(&r);
+		printf("# churning target: %" G_GUINT64_FORMAT
+		       " rounds (%" G_GUINT64_FORMAT " exited 24); %s\n",
+		       atomic_load(&sc.rounds), atomic_load(&sc.n24), sum);
+		if (err < 0)
+			sc_error("check: %s", g_strerror(-err));
+		else if (r.stale || r.leftover || r.missing || !r.files)
+			sc_error("snapshot not exact: %s\n%s", sum,
+				 r.detail->str);
+		tl_snap_check_clear(&r);
+	}
+	kill(sc.pid, SIGKILL);
+	waitpid(sc.pid, NULL, 0);
+	tl_untrack_pid(sc.pid);
+	close(sc.out);
+	g_autoptr(GDir) d = g_dir_open(sc.snap, 0, NULL);
+	const char *n;
+	while (d && (n = g_dir_read_name(d))) {
+		g_autofree char *p = g_build_filename(sc.snap, n, NULL);
+		unlink(p);
+	}
+	rmdir(sc.snap);
+	g_autofree char *f = g_build_filename(sc.tmp, "churn-file", NULL);
+	unlink(f);
+	rmdir(sc.tmp);
+	g_free(sc.maps);
+	g_free(sc.snap);
+	g_free(sc.tmp);
+	g_free(sc.rsync);
+	return atomic_load(&sc.errors);
+}
