@@ -21,8 +21,6 @@ PACKAGES=(
 	qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils
 	# fuzzing (libFuzzer), sanitizers, leak checks
 	clang libclang-rt-14-dev valgrind
-	# test tooling: debugger, test-count and helper scripts
-	gdb python3 perl
 	# the Debian package (dpkg-buildpackage, dh with meson, lintian)
 	build-essential dpkg-dev debhelper lintian
 	# scripts/fresh-check.sh: a minimal bookworm root to run deps.sh in
