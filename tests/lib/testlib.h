@@ -21,7 +21,7 @@ const char *tl_backend_effective(const char *bin, const char *backend);
 /* The fstype of the topmost mount on mnt in our mountinfo, or NULL. */
 char *tl_mount_fstype(const char *mnt);
 
-/* One line of dirty_ranges (SPEC §2.1). */
+/* One line of dirty_ranges (sdfs(5), dirty_ranges). */
 typedef struct {
 	guint64 start, end, pages;
 	char perms[5];

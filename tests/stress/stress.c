@@ -13,7 +13,7 @@
  *
  * The run fails on: a page holding anything but a valid pattern of that
  * page of that process; a malformed dirty_ranges/status; an errno outside
- * those SPEC allows (ENOENT, ESRCH, EIO for pages of a process gone; never
+ * those sdfs(5) allows (ENOENT, ESRCH, EIO for pages of a process gone; never
  * EAGAIN) or an "allowed" one while the target was known alive; any single
  * file system call taking over 10 s (the daemon's threads are dumped); a
  * target that found its memory changed; the daemon dying or exiting
