@@ -230,8 +230,11 @@ static int protect_holes(struct clear *c)
 	return 0;
 }
 
-/* 4. The own pages, now that the holes' markers are in place (they are
- * not pages: scan.c). */
+/* 4. The own pages. Beside the capture and the hole pass: write
+ * protection changes no page's presence, and a hole is a hole whether
+ * the walk meets it before or after it became a marker (markers are not
+ * pages: scan.c). The thread runs with the caller's credentials, which
+ * it inherits from the thread that starts it. */
 static int own_pages(struct clear *c)
 {
 	struct sdfs_scan_req req = {
@@ -242,6 +245,19 @@ static int own_pages(struct clear *c)
 		.ctx = &c->out->own,
 	};
 	return sdfs_scan(c->st->pm_fd, &req, SDFS_NEED_OWN, false, false);
+}
+
+struct own_job {
+	struct clear *c;
+	int r;
+};
+
+static gpointer own_thread(gpointer p)
+{
+	struct own_job *j = p;
+
+	j->r = own_pages(j->c);
+	return NULL;
 }
 
 /* Keep the never-writable and the unregistrable mappings of this clear
@@ -294,12 +310,24 @@ int sdfs_uffd_do_clear(struct sdfs_target *t, struct uffd_state *st,
 	r = c.kind ? 0 : -ENOMEM;
 	if (r == 0)
 		r = register_mappings(&c);
+	/* the own-page walk is a second walk of the page tables: it runs
+	 * beside the capture, on another CPU when there is one (it needs
+	 * no order with it: see own_pages) */
+	struct own_job job = {.c = &c};
+	GThread *th = r == 0 ? g_thread_try_new("sdfs-own", own_thread, &job,
+						NULL)
+			     : NULL;
 	if (r == 0)
 		r = capture(&c);
 	if (r == 0)
 		r = protect_holes(&c);
-	if (r == 0)
+	if (th) {
+		g_thread_join(th);
+		if (r == 0)
+			r = job.r;
+	} else if (r == 0) {
 		r = own_pages(&c);
+	}
 	if (r == 0 && !sdfs_uffd_mm_alive(st)) {
 		/* exec'd meanwhile: nothing of this is the new image's */
 		sdfs_uffd_mm_gone(t, st);
