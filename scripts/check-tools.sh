@@ -29,12 +29,13 @@ TOOLS=(
 	dpkg-buildpackage dh dh_auto_configure lintian dpkg mmdebstrap chroot mountpoint tar
 )
 # Words of the scripts that happen to name installed programs but are not
-# run on this machine: busybox applets of the VM guest's /init, words of
+# run on this machine: busybox applets of the VM guest's /init, variable
+# names (top) and words of
 # messages or package lists, and trixie's valgrind.bin (unpacked by
 # tests/valgrind/fetch-valgrind.sh, not installed). Shell builtins are
 # never looked up.
 NOT_COMMANDS=(adduser as debconf dir file git init install-info ip ifconfig hostname poweroff kvm opt man
-	pkgconf qemu-system-arm size strip valgrind.bin)
+	pkgconf qemu-system-arm size strip top valgrind.bin write)
 # Programs are looked up where Debian's packages put them (not in
 # /usr/local or a user's shims).
 SYSPATH=/usr/sbin:/usr/bin:/sbin:/bin
