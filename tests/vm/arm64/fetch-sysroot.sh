@@ -32,7 +32,7 @@ TOOL=fetch-sysroot
 
 # What the cross build links against (the -dev packages: headers, .pc
 # files, .so links) and what the guest runs: the C library, busybox and
-# dash, fusermount3 and mount.fuse3, util-linux mount/umount, rsync, and
+# dash, fusermount3 and mount.fuse3, util-linux mount/umount, rsync, GNU cp, and
 # every shared library those need. A library missing here is reported by
 # mkinitramfs.sh with its soname.
 PACKAGES=(
@@ -47,6 +47,8 @@ PACKAGES=(
 	fuse3 mount libmount1 libblkid1 libselinux1
 	# rsync (the snapshot tests) and its libraries
 	rsync libacl1 libpopt0 liblz4-1 libzstd1 libxxhash0 libssl3 zlib1g
+	# GNU cp (the last/image tests copy with --sparse=always)
+	coreutils libattr1 libgmp10
 )
 
 # Rewrite the absolute symlinks under ROOT as relative ones, so that they
