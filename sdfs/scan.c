@@ -501,6 +501,19 @@ int sdfs_scan(int pagemap_fd, const struct sdfs_scan_req *req,
 	return 0;
 }
 
+int sdfs_scan_into(int pagemap_fd, const struct sdfs_maps *maps,
+		   enum sdfs_scan_need need, struct sdfs_dirtyset *out)
+{
+	struct sdfs_scan_req req = {
+		.maps = maps,
+		.from = 0,
+		.to = UINT64_MAX,
+		.fn = sdfs_scan_collect_fn,
+		.ctx = out,
+	};
+	return sdfs_scan(pagemap_fd, &req, need, false, false);
+}
+
 int sdfs_scan_collect_fn(void *dirtyset, const struct sdfs_vma *vma,
 			 uint64_t start, uint64_t end)
 {

@@ -81,5 +81,9 @@ int sdfs_scan(int pagemap_fd, const struct sdfs_scan_req *req,
 	      enum sdfs_scan_need need, bool wp_matching, bool force_pread);
 
 /* Collect the runs of a scan into a dirty set (a ready sdfs_run_fn). */
+/* sdfs_scan of every trackable mapping of maps into the dirty set out. */
+int sdfs_scan_into(int pagemap_fd, const struct sdfs_maps *maps,
+		   enum sdfs_scan_need need, struct sdfs_dirtyset *out);
+
 int sdfs_scan_collect_fn(void *dirtyset, const struct sdfs_vma *vma,
 			 uint64_t start, uint64_t end);

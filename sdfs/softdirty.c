@@ -144,14 +144,7 @@ static int capture_and_clear(struct sdfs_target *t, struct sdfs_capture *out,
 	sdfs_autofd int fd = sdfs_pagemap_open(t->pid);
 	if (fd < 0)
 		return fd;
-	struct sdfs_scan_req req = {
-		.maps = maps,
-		.from = 0,
-		.to = UINT64_MAX,
-		.fn = sdfs_scan_collect_fn,
-		.ctx = &out->dirty,
-	};
-	r = sdfs_scan(fd, &req, sd_need(t), false, false);
+	r = sdfs_scan_into(fd, maps, sd_need(t), &out->dirty);
 	if (r < 0)
 		return r;
 	return write_clear_refs(t->pid);
@@ -170,14 +163,7 @@ static int own_pages(struct sdfs_target *t, struct sdfs_capture *out,
 	sdfs_autofd int fd = sdfs_pagemap_open(t->pid);
 	if (fd < 0)
 		return fd;
-	struct sdfs_scan_req req = {
-		.maps = maps,
-		.from = 0,
-		.to = UINT64_MAX,
-		.fn = sdfs_scan_collect_fn,
-		.ctx = &out->own,
-	};
-	return sdfs_scan(fd, &req, SDFS_NEED_OWN, false, false);
+	return sdfs_scan_into(fd, maps, SDFS_NEED_OWN, &out->own);
 }
 
 static int sd_clear(struct sdfs_target *t, struct sdfs_capture *out,

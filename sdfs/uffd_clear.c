@@ -237,14 +237,8 @@ static int protect_holes(struct clear *c)
  * it inherits from the thread that starts it. */
 static int own_pages(struct clear *c)
 {
-	struct sdfs_scan_req req = {
-		.maps = &c->maps,
-		.from = 0,
-		.to = UINT64_MAX,
-		.fn = sdfs_scan_collect_fn,
-		.ctx = &c->out->own,
-	};
-	return sdfs_scan(c->st->pm_fd, &req, SDFS_NEED_OWN, false, false);
+	return sdfs_scan_into(c->st->pm_fd, &c->maps, SDFS_NEED_OWN,
+			      &c->out->own);
 }
 
 struct own_job {
