@@ -60,8 +60,12 @@ mtest() { # DIR SUITES... (-NAME: leave suite NAME out)
 	for s in "$@"; do
 		if [[ $s == -* ]]; then args+=(--no-suite "${s#-}"); else args+=(--suite "$s"); fi
 	done
-	logs+=("$dir/meson-logs/testlog.json")
-	meson test -C "$dir" --print-errorlogs "${args[@]}"
+	# a log of its own: a later run in the same build directory (the
+	# arm64 stage) would overwrite testlog.json before it is counted
+	local base
+	base=testlog-$(IFS=-; echo "${*#-}")
+	logs+=("$dir/meson-logs/$base.json")
+	meson test -C "$dir" --print-errorlogs --logbase "$base" "${args[@]}"
 }
 
 mtest_names() { # DIR LOGBASE TEST NAMES... (meson ANDs names with --suite)
