@@ -91,7 +91,12 @@ void gcore_check(pid_t pid, const char *snap, const char *dir, const char *gdb)
 	if (!g_spawn_check_wait_status(status, NULL))
 		g_test_message("gdb exited 0x%x: %s%s", status, out, err);
 
-	/* gdb detaches leaving the process as it found it: stopped */
+	/* gdb detaches leaving the process as it found it: stopped. A
+	 * detached thread of a stopped process runs for an instant before
+	 * it re-enters the group stop: give it that instant (bounded only
+	 * against a process gdb really resumed) */
+	for (int i = 0; i < 200 && !all_threads_state(pid, 'T'); i++)
+		g_usleep(10000);
 	g_autofree char *states = thread_states(pid);
 	g_test_message("gcore: threads after gdb detached: %s", states);
 	if (!all_threads_state(pid, 'T'))
