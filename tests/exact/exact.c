@@ -60,22 +60,6 @@ static gboolean skip_unless_ready(void)
 	return FALSE;
 }
 
-static void umount_checked(SMount *m)
-{
-	int died = 0;
-	pid_t pid = m->daemon;
-	g_autofree char *log = sm_log(m);
-	int st = sm_stop(m, &died);
-	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st)) {
-		if (log && *log)
-			g_test_message("daemon log:\n%s", log);
-		g_test_fail_printf("daemon %d %s (status 0x%x)", (int)pid,
-				   st == -1 ? "died during the test"
-					    : "exited badly",
-				   st == -1 ? died : st);
-	}
-}
-
 typedef enum { T_CHURN, T_PYTHON, T_PERL } Kind;
 
 typedef struct {
@@ -290,7 +274,7 @@ static void test_exact(gconstpointer data)
 		g_test_message("gcore comparison skipped: no gdb in PATH");
 
 	wl_kill(w);
-	umount_checked(&m);
+	sm_stop_checked(&m);
 	rm_tree(tmp, 1);
 	tl_net_set_tmp(NULL);
 }

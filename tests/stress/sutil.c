@@ -563,3 +563,19 @@ double su_now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+void sm_stop_checked(SMount *m)
+{
+	int died = 0;
+	pid_t pid = m->daemon;
+	g_autofree char *log = sm_log(m);
+	int st = sm_stop(m, &died);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		if (log && *log)
+			g_test_message("daemon log:\n%s", log);
+		g_test_fail_printf("daemon %d %s (status 0x%x)", (int)pid,
+				   st == -1 ? "died during the test"
+					    : "exited badly",
+				   st == -1 ? died : st);
+	}
+}

@@ -57,6 +57,9 @@ void sm_kill9(SMount *m);
 /* Detach a dead mount: umount2(MNT_DETACH) or `fusermount3 -u -z`. */
 int sm_detach(SMount *m, gboolean use_fusermount);
 gboolean sm_daemon_alive(SMount *m);
+/* sm_stop, and fail the test (with the daemon's log) if the daemon had
+ * died or did not exit cleanly. */
+void sm_stop_checked(SMount *m);
 /* fstype of the top mount at path, or NULL. */
 char *su_mount_fstype(const char *path);
 char *sm_log(const SMount *m);
