@@ -34,6 +34,10 @@ struct sdfs_file_class {
 	int (*lseek)(struct sdfs_file *f, off_t off, int whence, uint64_t *ret);
 	/* the content is made at open: st_size means nothing */
 	bool direct_io;
+	/* open leaves the whole file in f->priv (f->len bytes, its st_size):
+	 * the daemon stores it in the kernel's page cache before it answers
+	 * the open, and reads are served from there (ops_file.c) */
+	bool stored;
 };
 
 /* How a directory's entries are found and listed. */

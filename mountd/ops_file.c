@@ -43,6 +43,23 @@ ssize_t sdfs_file_copy_out(char *buf, size_t size, off_t off, const char *src,
  * extends i_size (a later short read shrinks it again). read(2) does not
  * depend on it.
  */
+/*
+ * A class whose open made the whole file (sdfs_file_class.stored): put it
+ * in the kernel's page cache before the open is answered, replacing what
+ * an earlier open left there, so that the caller's reads need no round
+ * trip. Whether it is there (then the open keeps the cache; otherwise the
+ * kernel drops it and asks the daemon, which serves the same bytes).
+ */
+static bool store_content(struct sdfs_mount *m, fuse_ino_t ino,
+			  const struct sdfs_file *f)
+{
+	if (!m->se || !f->len)
+		return false;
+	struct fuse_bufvec v = FUSE_BUFVEC_INIT(f->len);
+	v.buf[0].mem = f->priv;
+	return fuse_lowlevel_notify_store(m->se, ino, 0, &v, 0) == 0;
+}
+
 static void tell_length(struct sdfs_mount *m, fuse_ino_t ino, size_t len)
 {
 	if (!len || !m->se)
@@ -102,10 +119,11 @@ void sdfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * Text is computed at open: its st_size (0) means nothing, so no
 	 * page cache (direct_io). A page file is exactly one page, so the
 	 * page cache may serve it within one open (no read past EOF, and
-	 * mmap works); keep_cache = 0 drops it at every open.
+	 * mmap works); keep_cache = 0 drops it at every open, unless the
+	 * open has just stored the file's content there.
 	 */
 	fi->direct_io = f->info->file->direct_io;
-	fi->keep_cache = 0;
+	fi->keep_cache = f->info->file->stored && store_content(r.m, ino, f);
 	fi->fh = sdfs_handle_publish(&f->h);
 	/* the open was interrupted (its caller killed): no RELEASE comes */
 	if (fuse_reply_open(req, fi) == -ENOENT)
