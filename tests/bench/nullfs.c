@@ -6,7 +6,7 @@
  * measures what FUSE itself costs per file (request round trips, context
  * switches) on this machine, with the same session loop as sdfs.
  *
- *   nullfs [-o cached|noopen] -f MOUNTPOINT N
+ *   nullfs [-o cached|noopen] [-d] -f MOUNTPOINT N
  *
  * Default: sdfs's settings for page files (entry/attr timeout 0,
  * direct_io). -o cached: entry/attr timeout 60 s, readdirplus entries,
@@ -193,6 +193,8 @@ int main(int argc, char **argv)
 			i++;
 		} else if (!strcmp(argv[i], "-f")) {
 			continue;
+		} else if (!strcmp(argv[i], "-d")) {
+			fuse_opt_add_arg(&args, "-d"); /* one line per request */
 		} else if (!mp) {
 			mp = argv[i];
 		} else {
@@ -200,7 +202,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!mp || !nf.n) {
-		fprintf(stderr, "usage: nullfs [-o cached|noopen] -f MOUNTPOINT N\n");
+		fprintf(stderr, "usage: nullfs [-o cached|noopen] [-d] -f MOUNTPOINT N\n");
 		return 2;
 	}
 	nf.ps = (size_t)sysconf(_SC_PAGESIZE);

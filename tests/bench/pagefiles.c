@@ -36,13 +36,17 @@ static int pf_counts(uint64_t npages, uint64_t *out)
 	     t = strtok_r(NULL, ",", &save)) {
 		char *end;
 		double v = strtod(t, &end);
-		uint64_t c = *end == '%' ? (uint64_t)llround(v * (double)npages / 100)
-					 : (uint64_t)v;
+		uint64_t c =
+			*end == '%'
+				? (uint64_t)llround(v * (double)npages / 100)
+				: (uint64_t)v;
 		if (c > 0 && c <= npages / 2)
 			out[n++] = c;
 		else
-			fprintf(stderr, "bench: --pagefiles %s: not in 1..%" PRIu64
-				", left out\n", t, npages / 2);
+			fprintf(stderr,
+				"bench: --pagefiles %s: not in 1..%" PRIu64
+				", left out\n",
+				t, npages / 2);
 	}
 	return n;
 }
@@ -81,11 +85,15 @@ static void pf_rows(const char *sz, const char *label, struct pf_rows *r)
 	char m[200];
 
 	for (int k = 0; k < 2; k++) {
-		snprintf(m, sizeof(m), "b2. cat last/pages/ (cold round) / "
-			 "cat of a null FUSE fs (fresh mount), %s", floor[k]);
+		snprintf(m, sizeof(m),
+			 "b2. cat last/pages/ (cold round) / "
+			 "cat of a null FUSE fs (fresh mount), %s",
+			 floor[k]);
 		r->wall[k] = row_new(m, sz, label, "rand");
-		snprintf(m, sizeof(m), "b2. … CPU time of daemon + reader / "
-			 "the same of the null FUSE fs, %s", floor[k]);
+		snprintf(m, sizeof(m),
+			 "b2. … CPU time of daemon + reader / "
+			 "the same of the null FUSE fs, %s",
+			 floor[k]);
 		r->cpu[k] = row_new(m, sz, label, "rand");
 	}
 	row_target(r->wall[0], T_RATIO, 1.25, "≥ 0.8× floor (≤ 1.25×)");
@@ -105,8 +113,10 @@ static void cat_sdfs(const char *pages, uint64_t n, struct pf_rows *r)
 	double wall = now_s() - t;
 	double cpu = proc_cpu_s(dmn.pid) - c0 + thread_cpu_s() - own;
 	if (files != n)
-		fprintf(stderr, "bench: warning: last/pages has %" PRIu64
-			" files, status last_pages %" PRIu64 "\n", files, n);
+		fprintf(stderr,
+			"bench: warning: last/pages has %" PRIu64
+			" files, status last_pages %" PRIu64 "\n",
+			files, n);
 	for (int k = 0; k < 2; k++) {
 		row_add_s(r->wall[k], wall);
 		row_add_s(r->cpu[k], cpu);
@@ -173,7 +183,8 @@ static void one_count(struct bw *w, const char *sz, uint64_t n)
 	char status[4200];
 	struct pf_rows r;
 	uint64_t npages = w->size / page_size;
-	unsigned long ppm = (unsigned long)((n * 1000000 + npages - 1) / npages);
+	unsigned long ppm =
+		(unsigned long)((n * 1000000 + npages - 1) / npages);
 
 	snprintf(label, sizeof(label), "%" PRIu64 " pages", n);
 	pf_rows(sz, label, &r);
@@ -196,9 +207,15 @@ static void one_count(struct bw *w, const char *sz, uint64_t n)
 		 * is cold wherever it comes: nothing else reads last/ */
 		for (int i = 0; i < PF_MODES; i++)
 			switch ((i + run) % PF_MODES) {
-			case 0: cat_sdfs(pages, written, &r); break;
-			case 1: cat_floor(NF_NOOPEN, written, &r); break;
-			case 2: cat_floor(NF_CACHED, written, &r); break;
+			case 0:
+				cat_sdfs(pages, written, &r);
+				break;
+			case 1:
+				cat_floor(NF_NOOPEN, written, &r);
+				break;
+			case 2:
+				cat_floor(NF_CACHED, written, &r);
+				break;
 			}
 		if (o.no_rsync)
 			continue;
@@ -229,12 +246,15 @@ void bench_pagefiles(void)
 		return;
 	fmt_size(sz, sizeof(sz), o.pf_size);
 	if (mem_available() < o.pf_size + (512UL << 20)) {
-		struct row *r = row_new("b2. page files against the floor", sz, "", "");
-		snprintf(r->note, sizeof(r->note), "skipped: not enough free memory");
+		struct row *r =
+			row_new("b2. page files against the floor", sz, "", "");
+		snprintf(r->note, sizeof(r->note),
+			 "skipped: not enough free memory");
 		return;
 	}
 	int nc = pf_counts(o.pf_size / page_size, counts);
-	check(bw_start(o.bigwork, o.pf_size, 1, o.thp, false, &w), "start bigwork");
+	check(bw_start(o.bigwork, o.pf_size, 1, o.thp, false, &w),
+	      "start bigwork");
 	char clear[4200];
 	piddir_path(clear, sizeof(clear), w.pid, "clear");
 	check(write_clear(clear), "first clear");
