@@ -28,6 +28,8 @@ struct opts o = {
 	.rss_pages = 1000000,
 	.vec = 4096,
 	.floor_files = 10000,
+	.pf_spec = "10000,1%,10%",
+	.pf_size = 1UL << 30,
 	.criu_size = 256UL << 20,
 };
 
@@ -78,6 +80,10 @@ static void usage(void)
 	       "  --criu-only         only the CRIU rows\n"
 	       "  --nullfs PATH       tests/bench/nullfs: adds the FUSE-floor rows\n"
 	       "  --floor-files N     files in the FUSE-floor rows (10000)\n"
+	       "  --pagefiles LIST    page counts of the b2 rows: N or P%% of --pagefiles-size\n"
+	       "                      (10000,1%%,10%%; 0: skip)\n"
+	       "  --pagefiles-size S  workload size of the b2 rows (1)\n"
+	       "  --pagefiles-only    only the b2 rows\n"
 	       "  --rss-no-read       the RSS row does not read every page file\n"
 	       "  --backend NAME      sdfs backend (uffd)\n"
 	       "  --tmp DIR           tmpfs for rsync targets (/dev/shm)\n"
@@ -95,6 +101,8 @@ static void parse_opts(int argc, char **argv)
 	static const struct option lo[] = {
 		{"sdfs", 1, 0, 'S'}, {"bigwork", 1, 0, 'W'}, {"nullfs", 1, 0, 'F'},
 		{"floor-files", 1, 0, 'f'}, {"sizes", 1, 0, 's'},
+		{"pagefiles", 1, 0, 'L'}, {"pagefiles-size", 1, 0, 'Z'},
+		{"pagefiles-only", 0, 0, 'Y'},
 		{"dirty", 1, 0, 'd'}, {"patterns", 1, 0, 'p'}, {"threads", 1, 0, 't'},
 		{"runs", 1, 0, 'r'}, {"procs", 1, 0, 'P'}, {"max-files", 1, 0, 'm'},
 		{"rsync-max-files", 1, 0, 'M'}, {"rss-pages", 1, 0, 'R'},
@@ -130,6 +138,9 @@ static void parse_opts(int argc, char **argv)
 		case 'W': o.bigwork = optarg; break;
 		case 'F': o.nullfs = optarg; break;
 		case 'f': o.floor_files = strtoull(optarg, NULL, 10); break;
+		case 'L': o.pf_spec = strcmp(optarg, "0") ? optarg : ""; break;
+		case 'Z': o.pf_size = parse_size(optarg); break;
+		case 'Y': o.pf_only = true; break;
 		case 's':
 			n = split(optarg, items);
 			for (int i = 0; i < n; i++)
@@ -194,6 +205,8 @@ static void parse_opts(int argc, char **argv)
 			o.procs = 50;
 			o.rss_pages = 2048;
 			o.floor_files = 1000;
+			o.pf_spec = "1000,1%,10%";
+			o.pf_size = 16UL << 20;
 			o.image_sizes[0] = 16UL << 20;
 			o.nimage_sizes = 1;
 			break;
@@ -213,6 +226,8 @@ static void parse_opts(int argc, char **argv)
 		die("--criu needs the daemon");
 	if (o.criu_only)
 		o.image_only = true; /* nothing else either */
+	if (o.pf_only && !o.nullfs)
+		die("--pagefiles-only needs --nullfs PATH");
 	if (o.runs < 1 || o.runs > MAX_RUNS)
 		die("--runs must be 1..%d", MAX_RUNS);
 	if (o.vec < 1)
@@ -291,19 +306,23 @@ int main(int argc, char **argv)
 	char load0[16], load1[16];
 	loadavg(load0, sizeof(load0));
 	double t0 = now_s();
-	if (o.procs > 0 && !o.image_only)
+	bool all = !o.image_only && !o.pf_only;
+	if (o.procs > 0 && all)
 		bench_ls();
-	for (int i = 0; i < o.nsizes && !o.image_only; i++)
+	for (int i = 0; i < o.nsizes && all; i++)
 		bench_size(o.sizes[i]);
-	if (o.rss_pages > 0 && !o.image_only)
+	if (o.rss_pages > 0 && all)
 		bench_rss();
 	/* the CRIU rows compare against it too: FUSE round trips in the
 	 * same guest */
-	if (o.nullfs && o.floor_files > 0 && (!o.image_only || o.criu_only))
+	if (o.nullfs && o.floor_files > 0 && (all || o.criu_only))
 		bench_floor();
-	for (int i = 0; i < o.nimage_sizes && !o.no_daemon && !o.criu_only; i++)
+	if (!o.image_only)
+		bench_pagefiles();
+	for (int i = 0; i < o.nimage_sizes && !o.no_daemon && !o.criu_only && !o.pf_only;
+	     i++)
 		bench_image(o.image_sizes[i]);
-	if (o.criu)
+	if (o.criu && !o.pf_only)
 		bench_criu(o.criu_size);
 
 	if (!o.no_daemon) {

@@ -82,8 +82,10 @@ struct daemon {
 int daemon_start(const char *exe, const char *backend, const char *mnt,
 		 const char *log, struct daemon *d);
 void daemon_stop(struct daemon *d);
-/* tests/bench/nullfs: the FUSE floor */
-int nullfs_start(const char *exe, bool cached, unsigned long files,
+/* tests/bench/nullfs: the FUSE floor, with sdfs's settings (no cache),
+ * -o cached, or -o noopen (cached, and no OPEN/RELEASE round trips) */
+enum nullfs_mode { NF_SDFS, NF_CACHED, NF_NOOPEN };
+int nullfs_start(const char *exe, enum nullfs_mode mode, unsigned long files,
 		 const char *mp, const char *log, struct daemon *d);
 
 /* ---- direct baselines (direct.c) ----------------------------------- */
@@ -199,7 +201,9 @@ struct opts {
 	size_t vec;
 	size_t image_sizes[MAX_LIST];
 	int nimage_sizes;
-	bool image_only, criu_only;
+	bool image_only, criu_only, pf_only;
+	const char *pf_spec; /* --pagefiles: "N,P%,..." */
+	size_t pf_size;
 	bool no_daemon, no_rsync, thp, rss_no_read;
 };
 
@@ -212,6 +216,7 @@ void bench_ls(void);
 void bench_size(size_t size);
 void bench_rss(void); /* lastrows.c */
 void bench_floor(void);
+void bench_pagefiles(void); /* pagefiles.c */
 void bench_image(size_t size); /* image.c */
 void bench_criu(size_t size); /* criu.c */
 
@@ -232,3 +237,10 @@ void recipe_rows(const char *size, const char *dirty, const char *pat,
 		 struct row *r[2]);
 void measure_recipe(struct row *r[2], const char *last, const char *copy,
 		    uint64_t npages);
+/* One round of the recipe from src with the list at list into a fresh
+ * dst (--files-from=LIST, or the list piped from cat): rsync's exit
+ * status and the wall time. */
+int recipe_run(bool piped, const char *list, const char *src,
+	       const char *dst, double *secs);
+/* b's bytes to a new file at path: 0 or -errno */
+int write_all(const char *path, const struct sbuf *b);

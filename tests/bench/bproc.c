@@ -482,15 +482,15 @@ int daemon_start(const char *exe, const char *backend, const char *mp,
 	return fuse_start(argv, mp, log, d);
 }
 
-int nullfs_start(const char *exe, bool cached, unsigned long files,
+int nullfs_start(const char *exe, enum nullfs_mode mode, unsigned long files,
 		 const char *mp, const char *log, struct daemon *d)
 {
 	char n[32];
 	snprintf(n, sizeof(n), "%lu", files);
 	char *argv[] = {(char *)exe, "-f", (char *)mp, n, NULL, NULL, NULL};
-	if (cached) {
+	if (mode != NF_SDFS) {
 		argv[4] = "-o";
-		argv[5] = "cached";
+		argv[5] = mode == NF_NOOPEN ? "noopen" : "cached";
 	}
 	return fuse_start(argv, mp, log, d);
 }

@@ -19,7 +19,7 @@
 
 #define NAME_LINE 17 /* a name of last/changes: 16 hex digits, newline */
 
-static int write_all(const char *path, const struct sbuf *b)
+int write_all(const char *path, const struct sbuf *b)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -49,8 +49,8 @@ void recipe_rows(const char *size, const char *dirty, const char *pat,
 
 /* One round of the recipe from src with the list at list, into a fresh
  * dst: --files-from=LIST, or the list piped from cat. The exit status. */
-static int recipe_run(bool piped, const char *list, const char *src,
-		      const char *dst, double *secs)
+int recipe_run(bool piped, const char *list, const char *src,
+	       const char *dst, double *secs)
 {
 	char from[4400];
 

@@ -6,11 +6,18 @@
  * measures what FUSE itself costs per file (request round trips, context
  * switches) on this machine, with the same session loop as sdfs.
  *
- *   nullfs [-o cached] -f MOUNTPOINT N
+ *   nullfs [-o cached|noopen] [-d] -f MOUNTPOINT N
  *
  * Default: sdfs's settings for page files (entry/attr timeout 0,
  * direct_io). -o cached: entry/attr timeout 60 s, readdirplus entries,
- * page-cache reads: the fewest round trips FUSE allows per file.
+ * page-cache reads (dropped at every open: one READ per open).
+ * -o noopen: cached, and OPEN is refused with ENOSYS, which a kernel
+ * with FUSE_NO_OPEN_SUPPORT takes for success on every later open of a
+ * regular file: no OPEN and no RELEASE round trip at all (the page cache
+ * is then kept from open to open). The fewest round trips FUSE allows
+ * per file: a READ on the first open, nothing after it. A kernel
+ * without it would fail every open: then nullfs says so on stderr and
+ * opens as -o cached does.
  */
 #define FUSE_USE_VERSION 312
 #include <errno.h>
@@ -26,6 +33,8 @@
 struct nullfs {
 	unsigned long n;
 	int cached;
+	int noopen; /* -o noopen asked for it */
+	int no_open; /* and the kernel supports it */
 	size_t ps;
 	char *page;
 };
@@ -119,6 +128,11 @@ static void nf_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 
 static void nf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	/* libfuse answers success for a NULL .open: ENOSYS must be said */
+	if (nf.no_open) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	fi->direct_io = !nf.cached;
 	fi->keep_cache = 0;
 	fuse_reply_open(req, fi);
@@ -147,6 +161,11 @@ static void nf_init(void *ud, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	else
 		conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS;
+	/* a capability only: nothing to ask for in want */
+	nf.no_open = nf.noopen && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
+	if (nf.noopen && !nf.no_open)
+		fprintf(stderr, "nullfs: the kernel has no FUSE_NO_OPEN_SUPPORT: "
+				"opening files as -o cached\n");
 }
 
 static const struct fuse_lowlevel_ops ops = {
@@ -167,11 +186,15 @@ int main(int argc, char **argv)
 
 	fuse_opt_add_arg(&args, argv[0]);
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-o") && i + 1 < argc && !strcmp(argv[i + 1], "cached")) {
+		if (!strcmp(argv[i], "-o") && i + 1 < argc &&
+		    (!strcmp(argv[i + 1], "cached") || !strcmp(argv[i + 1], "noopen"))) {
 			nf.cached = 1;
+			nf.noopen = !strcmp(argv[i + 1], "noopen");
 			i++;
 		} else if (!strcmp(argv[i], "-f")) {
 			continue;
+		} else if (!strcmp(argv[i], "-d")) {
+			fuse_opt_add_arg(&args, "-d"); /* one line per request */
 		} else if (!mp) {
 			mp = argv[i];
 		} else {
@@ -179,7 +202,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!mp || !nf.n) {
-		fprintf(stderr, "usage: nullfs [-o cached] -f MOUNTPOINT N\n");
+		fprintf(stderr, "usage: nullfs [-o cached|noopen] [-d] -f MOUNTPOINT N\n");
 		return 2;
 	}
 	nf.ps = (size_t)sysconf(_SC_PAGESIZE);

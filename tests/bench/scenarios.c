@@ -436,7 +436,7 @@ void bench_size(size_t size)
  * system that does no work per request (tests/bench/nullfs). */
 void bench_floor(void)
 {
-	for (int cached = 0; cached < 2; cached++) {
+	for (int cached = 0; cached < 2; cached++) { /* NF_SDFS, NF_CACHED */
 		struct daemon nf;
 		char mp[4200], log[4200], m[128], n[32];
 		snprintf(mp, sizeof(mp), "%s/nullfs%d", workdir, cached);
@@ -449,7 +449,7 @@ void bench_floor(void)
 		struct row *r = row_new(m, "4 KiB", n, "");
 		r->no_base = true;
 		row_target(r, T_NONE, 0, "(bound for ≥ 1 GB/s)");
-		int e = nullfs_start(o.nullfs, cached, o.floor_files, mp, log, &nf);
+		int e = nullfs_start(o.nullfs, cached ? NF_CACHED : NF_SDFS, o.floor_files, mp, log, &nf);
 		if (e < 0) {
 			snprintf(r->note, sizeof(r->note), "failed: %s", strerror(-e));
 			continue;
