@@ -5,7 +5,10 @@
  * report them, so the holes of a sparse last/image are never read -- into
  * BASE at the same offsets, and punches into BASE the ranges of a
  * dropped_ranges file. Pages of IMAGE that are all zeros are punched too
- * (BASE stays sparse; they read as zeros either way).
+ * (BASE stays sparse; they read as zeros either way). With -r, the data
+ * extents are taken from the round's dirty_ranges instead, and extents
+ * close to each other are read together: on a FUSE mount every lseek and
+ * every read is a round trip to the daemon.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #define CHUNK (4u << 20) /* bytes per read: FUSE splits it further */
+#define DEFAULT_GAP (256u << 10)
 
 struct stats {
 	uint64_t extents, written, zero_punched, dropped, dropped_bytes;
@@ -177,9 +181,10 @@ out:
 	return r;
 }
 
-/* Punch the ranges of a dirty_ranges-format file ("START-END ..."). */
-static int punch_dropped(const char *path, int out, const char *oname,
-			 struct stats *st)
+/* Call fn for each range of a dirty_ranges-format file ("START-END ...",
+ * - for stdin). 0, or the first error (reported). */
+static int each_range(const char *path,
+		      int (*fn)(uint64_t a, uint64_t b, void *ctx), void *ctx)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "re") : stdin;
 	char *line = NULL;
@@ -205,13 +210,9 @@ static int punch_dropped(const char *path, int out, const char *oname,
 			r = -EINVAL;
 			break;
 		}
-		r = zero_range(out, a, b - a);
-		if (r < 0) {
-			r = fail(-r, "punching a dropped range in", oname);
+		r = fn(a, b, ctx);
+		if (r < 0)
 			break;
-		}
-		st->dropped++;
-		st->dropped_bytes += b - a;
 	}
 	if (r == 0 && ferror(f))
 		r = fail(EIO, "read of", path);
@@ -221,36 +222,188 @@ static int punch_dropped(const char *path, int out, const char *oname,
 	return r;
 }
 
+struct punch_ctx {
+	int out;
+	const char *oname;
+	struct stats *st;
+};
+
+static int punch_one(uint64_t a, uint64_t b, void *p)
+{
+	struct punch_ctx *c = p;
+	int r = zero_range(c->out, a, b - a);
+
+	if (r < 0)
+		return fail(-r, "punching a dropped range in", c->oname);
+	c->st->dropped++;
+	c->st->dropped_bytes += b - a;
+	return 0;
+}
+
+/* Punch the ranges of a dirty_ranges-format file. */
+static int punch_dropped(const char *path, int out, const char *oname,
+			 struct stats *st)
+{
+	struct punch_ctx c = {out, oname, st};
+	return each_range(path, punch_one, &c);
+}
+
+/*
+ * -r: the extents of IMAGE are the lines of RANGES (ascending, as
+ * dirty_ranges is). Extents less than gap apart are gathered into one
+ * window of at most CHUNK bytes, read with one pread (the holes between
+ * them read as zeros and are not written: BASE keeps what it has there).
+ */
+struct window_ctx {
+	int in, out;
+	const char *iname, *oname;
+	size_t blk;
+	uint64_t gap;
+	struct stats *st;
+	char *buf;
+	uint64_t start, end; /* the window: [start, end), empty if equal */
+	uint64_t (*ext)[2];  /* its extents */
+	size_t next, cap;
+};
+
+static int window_flush(struct window_ctx *w)
+{
+	uint64_t len = w->end - w->start;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(w->in, w->buf + got, (size_t)(len - got),
+				  (off_t)(w->start + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return fail(errno, "read of", w->iname);
+		if (n == 0) /* past the image's end: zeros */
+			break;
+		got += (size_t)n;
+	}
+	memset(w->buf + got, 0, (size_t)(len - got));
+	for (size_t i = 0; i < w->next; i++) {
+		uint64_t a = w->ext[i][0], b = w->ext[i][1];
+		int r = put(w->out, w->buf + (a - w->start), (size_t)(b - a), a,
+			    w->blk, w->st);
+		if (r < 0)
+			return fail(-r, "write to", w->oname);
+		w->st->extents++;
+	}
+	w->start = w->end = 0;
+	w->next = 0;
+	return 0;
+}
+
+static int window_add(uint64_t a, uint64_t b, void *p)
+{
+	struct window_ctx *w = p;
+
+	if (w->next && a < w->end) {
+		fprintf(stderr, "%s: ranges not ascending at %" PRIx64 "\n",
+			prog, a);
+		return -EINVAL;
+	}
+	/* an extent larger than a window goes in pieces */
+	while (b - a > CHUNK) {
+		int r = window_add(a, a + CHUNK, p);
+		if (r < 0)
+			return r;
+		a += CHUNK;
+	}
+	if (w->next && (a - w->end > w->gap || b - w->start > CHUNK)) {
+		int r = window_flush(w);
+		if (r < 0)
+			return r;
+	}
+	if (w->next == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 64;
+		void *n = realloc(w->ext, cap * sizeof(*w->ext));
+		if (!n)
+			return fail(ENOMEM, "extents of", w->iname);
+		w->ext = n;
+		w->cap = cap;
+	}
+	if (!w->next)
+		w->start = a;
+	w->ext[w->next][0] = a;
+	w->ext[w->next][1] = b;
+	w->next++;
+	w->end = b;
+	return 0;
+}
+
+static int copy_ranges(const char *ranges, int in, int out, const char *iname,
+		       const char *oname, size_t blk, uint64_t gap,
+		       struct stats *st)
+{
+	struct window_ctx w = {.in = in,
+			       .out = out,
+			       .iname = iname,
+			       .oname = oname,
+			       .blk = blk,
+			       .gap = gap,
+			       .st = st};
+	w.buf = malloc(CHUNK);
+	if (!w.buf)
+		return fail(ENOMEM, "buffer for", iname);
+	int r = each_range(ranges, window_add, &w);
+	if (r == 0 && w.next)
+		r = window_flush(&w);
+	free(w.ext);
+	free(w.buf);
+	return r;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s [-v] [-d DROPPED] IMAGE BASE\n"
+		"usage: %s [-v] [-d DROPPED] [-r RANGES [-g GAP]] IMAGE BASE\n"
 		"       %s [-v] -d DROPPED BASE\n"
 		"Apply a round of an sdfs snapshot onto BASE: punch the ranges "
 		"of\n"
 		"DROPPED (dirty_ranges format, - for stdin), then copy the "
 		"data\n"
-		"extents of IMAGE (SEEK_DATA/SEEK_HOLE) to the same offsets.\n"
-		"See sdfs-apply(1).\n",
+		"extents of IMAGE (SEEK_DATA/SEEK_HOLE, or the lines of "
+		"RANGES,\n"
+		"the round's dirty_ranges, read GAP bytes or closer together)\n"
+		"to the same offsets. See sdfs-apply(1).\n",
 		prog, prog);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {{"dropped", 1, 0, 'd'},
+					   {"ranges", 1, 0, 'r'},
+					   {"gap", 1, 0, 'g'},
 					   {"verbose", 0, 0, 'v'},
 					   {"help", 0, 0, 'h'},
 					   {"version", 0, 0, 'V'},
 					   {0, 0, 0, 0}};
-	const char *dropped = NULL, *iname = NULL, *oname;
+	const char *dropped = NULL, *ranges = NULL, *iname = NULL, *oname;
+	uint64_t gap = DEFAULT_GAP;
+	char *end;
 	bool verbose = false;
 	struct stats st = {0};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "d:vh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:r:g:vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			dropped = optarg;
+			break;
+		case 'r':
+			ranges = optarg;
+			break;
+		case 'g':
+			errno = 0;
+			gap = strtoull(optarg, &end, 0);
+			if (errno || end == optarg || *end || optarg[0] == '-') {
+				fprintf(stderr, "%s: -g %s: not a byte count\n",
+					prog, optarg);
+				return 2;
+			}
 			break;
 		case 'v':
 			verbose = true;
@@ -274,6 +427,14 @@ int main(int argc, char **argv)
 		oname = argv[optind];
 	} else {
 		usage(stderr);
+		return 2;
+	}
+	if (ranges && !iname) {
+		usage(stderr);
+		return 2;
+	}
+	if (ranges && dropped && !strcmp(ranges, "-") && !strcmp(dropped, "-")) {
+		fprintf(stderr, "%s: -d and -r cannot both read stdin\n", prog);
 		return 2;
 	}
 
@@ -304,7 +465,9 @@ int main(int argc, char **argv)
 	if (dropped)
 		r = punch_dropped(dropped, out, oname, &st);
 	if (r == 0 && in >= 0)
-		r = copy_extents(in, out, iname, oname, blk, &st);
+		r = ranges ? copy_ranges(ranges, in, out, iname, oname, blk,
+					 gap, &st)
+			   : copy_extents(in, out, iname, oname, blk, &st);
 	/* BASE is at least as long as IMAGE, even where IMAGE ends in
 	 * zeros that were punched (never shortened) */
 	if (r == 0 && in >= 0) {

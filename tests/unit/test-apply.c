@@ -241,6 +241,93 @@ static void test_bad_input(void)
 	teardown();
 }
 
+/*
+ * -r: the extents come from a ranges file, and extents closer than the
+ * gap are read in one window. Whatever the gap, the result is the one of
+ * the SEEK_DATA walk: the holes inside a window are not written (the base
+ * keeps its pages there), a data page of zeros is punched, an extent
+ * longer than a window (4 MiB) goes in pieces.
+ */
+static void test_ranges(void)
+{
+	setup();
+	g_autofree char *img = path_of("image");
+	g_autofree char *ranges = path_of("ranges");
+	/* data at 1, 3-4 (zeros at 4), 9, and 1030 pages from 20 (longer
+	 * than a window); 1100 pages long */
+	put_pages(img, 1, 1, 0x21);
+	put_pages(img, 3, 1, 0x23);
+	put_pages(img, 4, 1, 0);
+	put_pages(img, 9, 1, 0x29);
+	put_pages(img, 20, 1030, 0x30);
+	set_size(img, 1100);
+	g_autofree char *rtext = g_strdup_printf(
+		"%016x-%016x 1 rw-p\n%016x-%016x 2 rw-p [heap]\n"
+		"%016x-%016x 1 r--p /lib/x\n%016x-%016x 1030 rw-p\n",
+		1 * B, 2 * B, 3 * B, 5 * B, 9 * B, 10 * B, 20 * B, 1050 * B);
+	g_assert_true(g_file_set_contents(ranges, rtext, -1, NULL));
+
+	int want[1100];
+	for (unsigned i = 0; i < G_N_ELEMENTS(want); i++)
+		want[i] = i < 1050 ? 0xbb : 0;
+	want[1] = 0x21;
+	want[3] = 0x23;
+	want[4] = 0;
+	want[9] = 0x29;
+	for (unsigned i = 20; i < 1050; i++)
+		want[i] = 0x30;
+	const char *gaps[] = {"0", "4096", "65536", "1048576"};
+	for (size_t g = 0; g < G_N_ELEMENTS(gaps); g++) {
+		g_autofree char *base = path_of("base");
+		unlink(base);
+		put_pages(base, 0, 1050, 0xbb);
+		char *err = NULL;
+		const char *args[] = {"-v", "-r", ranges, "-g", gaps[g],
+				      img,  base, NULL};
+		g_assert_cmpint(run_apply(args, &err), ==, 0);
+		/* the long extent is two pieces */
+		g_assert_nonnull(strstr(err, ": 5 extents,"));
+		g_free(err);
+		check_pages(base, want, G_N_ELEMENTS(want));
+	}
+	/* the same as the SEEK_DATA walk (which finds 1, 3-4, 9, 20-1049) */
+	g_autofree char *b1 = path_of("b1");
+	g_autofree char *b2 = path_of("b2");
+	put_pages(b1, 0, 1050, 0xbb);
+	put_pages(b2, 0, 1050, 0xbb);
+	const char *s1[] = {img, b1, NULL};
+	const char *s2[] = {"-r", ranges, img, b2, NULL};
+	g_assert_cmpint(run_apply(s1, NULL), ==, 0);
+	g_assert_cmpint(run_apply(s2, NULL), ==, 0);
+	g_autofree char *d1 = NULL, *d2 = NULL;
+	gsize l1, l2;
+	g_assert_true(g_file_get_contents(b1, &d1, &l1, NULL));
+	g_assert_true(g_file_get_contents(b2, &d2, &l2, NULL));
+	g_assert_cmpuint(l1, ==, l2);
+	g_assert_true(memcmp(d1, d2, l1) == 0);
+
+	/* bad input: ranges out of order, a bad gap, -r without an image,
+	 * -d and -r both from stdin */
+	char *err = NULL;
+	g_autofree char *rbad = g_strdup_printf(
+		"%016x-%016x 1 rw-p\n%016x-%016x 1 rw-p\n", 3 * B, 4 * B,
+		1 * B, 2 * B);
+	g_assert_true(g_file_set_contents(ranges, rbad, -1, NULL));
+	const char *a1[] = {"-r", ranges, img, b1, NULL};
+	g_assert_cmpint(run_apply(a1, &err), ==, 1);
+	g_assert_nonnull(strstr(err, "not ascending"));
+	g_free(err);
+	const char *a2[] = {"-r", ranges, "-g", "-1", img, b1, NULL};
+	g_assert_cmpint(run_apply(a2, NULL), ==, 2);
+	const char *a3[] = {"-r", ranges, "-g", "12k", img, b1, NULL};
+	g_assert_cmpint(run_apply(a3, NULL), ==, 2);
+	const char *a4[] = {"-r", ranges, "-d", ranges, b1, NULL};
+	g_assert_cmpint(run_apply(a4, NULL), ==, 2);
+	const char *a5[] = {"-r", "-", "-d", "-", img, b1, NULL};
+	g_assert_cmpint(run_apply(a5, NULL), ==, 2);
+	teardown();
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -253,5 +340,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/apply/new-and-longer-base", test_new_and_longer_base);
 	g_test_add_func("/apply/dropped-only", test_dropped_only);
 	g_test_add_func("/apply/bad-input", test_bad_input);
+	g_test_add_func("/apply/ranges", test_ranges);
 	return g_test_run();
 }
