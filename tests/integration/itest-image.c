@@ -373,7 +373,8 @@ static void test_cp_sparse(Fx *fx, gconstpointer d)
 }
 
 /* sdfs-apply of a round onto the copy of the round before gives the
- * memory at the second clear. */
+ * memory at the second clear: with the extents from SEEK_DATA, and with
+ * them from last/dirty_ranges (-r; gaps 0 and the default). */
 static void test_apply(Fx *fx, gconstpointer d)
 {
 	FX_REQUIRE(fx);
@@ -385,40 +386,48 @@ static void test_apply(Fx *fx, gconstpointer d)
 	Workload *w = fx_workload(fx);
 	g_autofree char *img = fx_path(fx, w->pid, "last/image");
 	g_autofree char *dropped = fx_path(fx, w->pid, "last/dropped_ranges");
+	g_autofree char *ranges = fx_path(fx, w->pid, "last/dirty_ranges");
 	guint64 a = wl_addr(w, "map a 16");
 	g_free(wl_cmd(w, "fill a 0 16 3"));
 	do_clear(&fx->m, w->pid);
 	char *dir = tmpfs_dir();
 	if (!dir)
 		return;
-	g_autofree char *base = g_build_filename(dir, "base", NULL);
+	const char *names[] = {"base", "base-r", "base-r0"};
+	char *base[3];
+	for (int i = 0; i < 3; i++)
+		base[i] = g_build_filename(dir, names[i], NULL);
 	guint64 pages;
 	g_autoptr(GArray) e1 = expected_extents(fx, w->pid, &pages);
-	const char *cp[] = {"cp", "--sparse=always", img, base, NULL};
-	run(cp);
+	for (int i = 0; i < 3; i++) {
+		const char *cp[] = {"cp", "--sparse=always", img, base[i], NULL};
+		run(cp);
+	}
 	g_free(wl_cmd(w, "write a 4 20"));
 	g_free(wl_cmd(w, "fill a 9 3 21"));
 	do_clear(&fx->m, w->pid);
 	g_assert_cmpint(kill(w->pid, SIGSTOP), ==, 0);
 	wait_all_threads_state(w->pid, 'T');
 	g_autoptr(GArray) e2 = expected_extents(fx, w->pid, &pages);
-	/* with the dropped ranges where the tree has them */
-	if (g_file_test(dropped, G_FILE_TEST_EXISTS)) {
-		const char *ap[] = {apply, "-d", dropped, img, base, NULL};
-		run(ap);
-	} else {
-		const char *ap[] = {apply, img, base, NULL};
-		run(ap);
-	}
+	const char *ap0[] = {apply, "-d", dropped, img, base[0], NULL};
+	const char *ap1[] = {apply, "-d", dropped, "-r", ranges,
+			     img,   base[1], NULL};
+	const char *ap2[] = {apply, "-d", dropped, "-r", ranges,
+			     "-g",  "0",     img,  base[2], NULL};
+	run(ap0);
+	run(ap1);
+	run(ap2);
 	guint64 size = MAX(g_array_index(e1, Ext, e1->len - 1).end,
 			   g_array_index(e2, Ext, e2->len - 1).end);
 	/* the second round's pages, and the whole region of the first
-	 * round (whatever else the first round held may have gone since:
-	 * dropped ranges need the tree's last/dropped_ranges) */
-	compare_copy(base, w->pid, e2, size);
+	 * round (whatever else the first round held may have gone since) */
 	g_autoptr(GArray) region = g_array_new(FALSE, FALSE, sizeof(Ext));
 	g_array_append_val(region, ((Ext){a, a + P(16)}));
-	compare_copy(base, w->pid, region, size);
+	for (int i = 0; i < 3; i++) {
+		compare_copy(base[i], w->pid, e2, size);
+		compare_copy(base[i], w->pid, region, size);
+		g_free(base[i]);
+	}
 	g_assert_cmpint(kill(w->pid, SIGCONT), ==, 0);
 	rm_dir(dir);
 }
