@@ -209,6 +209,17 @@ static void test_exact(gconstpointer data)
 		rm_tree(tmp, 1);
 		return;
 	}
+	g_autofree char *why = NULL;
+	if (!tl_rsync_recipe_works(rsync, tmp, &why)) {
+		exact_fail("this rsync cannot run the snapshot recipe (rsync "
+			   "3.4.3 and Debian bookworm's 3.2.7-1+deb12u5/u6 "
+			   "reject the entries of --delete-missing-args; "
+			   "3.4.4 and later work): %s",
+			   why);
+		rm_tree(tmp, 1);
+		tl_net_set_tmp(NULL);
+		return;
+	}
 	g_autofree char *snap = g_build_filename(tmp, "snap", NULL);
 	g_assert_no_errno(mkdir(snap, 0700));
 
