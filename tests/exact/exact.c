@@ -30,6 +30,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,16 @@ static gboolean skip_unless_ready(void)
 		return TRUE;
 	}
 	return FALSE;
+}
+
+void exact_fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_test_message("FAIL: %s", msg);
+	g_test_fail_printf("%s", msg);
 }
 
 typedef enum { T_CHURN, T_PYTHON, T_PERL } Kind;
@@ -157,7 +168,7 @@ static void check_maps(pid_t pid, const char *last_maps)
 	g_autofree char *now = NULL;
 	g_assert_true(g_file_get_contents(p, &now, NULL, NULL));
 	if (!last_maps) {
-		g_test_fail_printf("no last/maps to read the snapshot with");
+		exact_fail("no last/maps to read the snapshot with");
 		return;
 	}
 	if (!strcmp(now, last_maps))
@@ -167,10 +178,10 @@ static void check_maps(pid_t pid, const char *last_maps)
 	guint i = 0;
 	while (a[i] && b[i] && !strcmp(a[i], b[i]))
 		i++;
-	g_test_fail_printf("last/maps differs from /proc/%d/maps of the "
-			   "stopped process at line %u: '%s' vs '%s'",
-			   (int)pid, i + 1, a[i] ? a[i] : "(end)",
-			   b[i] ? b[i] : "(end)");
+	exact_fail("last/maps differs from /proc/%d/maps of the "
+		   "stopped process at line %u: '%s' vs '%s'",
+		   (int)pid, i + 1, a[i] ? a[i] : "(end)",
+		   b[i] ? b[i] : "(end)");
 }
 
 static void in_child(void *ctx)
@@ -196,6 +207,17 @@ static void test_exact(gconstpointer data)
 	g_autofree char *bin = NULL, *arg = NULL;
 	if (!target_argv(c->kind, tmp, &bin, &arg)) {
 		rm_tree(tmp, 1);
+		return;
+	}
+	g_autofree char *why = NULL;
+	if (!tl_rsync_recipe_works(rsync, tmp, &why)) {
+		exact_fail("this rsync cannot run the snapshot recipe (rsync "
+			   "3.4.3 and Debian bookworm's 3.2.7-1+deb12u5/u6 "
+			   "reject the entries of --delete-missing-args; "
+			   "3.4.4 and later work): %s",
+			   why);
+		rm_tree(tmp, 1);
+		tl_net_set_tmp(NULL);
 		return;
 	}
 	g_autofree char *snap = g_build_filename(tmp, "snap", NULL);
@@ -231,18 +253,18 @@ static void test_exact(gconstpointer data)
 		       last);
 	g_string_free(codes, TRUE);
 	if (bad)
-		g_test_fail_printf("%d of %d rounds on the running process "
-				   "exited neither 0 nor 24",
-				   bad, rounds + 1);
+		exact_fail("%d of %d rounds on the running process "
+			   "exited neither 0 nor 24",
+			   bad, rounds + 1);
 	if (last != 0)
-		g_test_fail_printf("the round of the stopped process exited "
-				   "%d, not 0",
-				   last);
+		exact_fail("the round of the stopped process exited "
+			   "%d, not 0",
+			   last);
 	g_autofree char *states = thread_states(pid);
 	if (!all_threads_state(pid, 'T'))
-		g_test_fail_printf("the last clear left the process running: "
-				   "%s",
-				   states);
+		exact_fail("the last clear left the process running: "
+			   "%s",
+			   states);
 	check_maps(pid, maps);
 
 	TlSnapCheck r;
@@ -254,13 +276,16 @@ static void test_exact(gconstpointer data)
 	if (r.detail->len)
 		g_test_message("%s", r.detail->str);
 	if (!c->old_recipe && (r.stale || r.leftover || r.missing))
-		g_test_fail_printf("snapshot not exact: %s", sum);
+		exact_fail("snapshot not exact: %s%s", sum,
+			   bad ? " (after rsync rounds that failed: "
+				 "their writes were never copied)"
+			       : "");
 	if (c->old_recipe && (!r.stale || !r.leftover || r.missing))
-		g_test_fail_printf("old recipe: expected stale and leftover "
-				   "files and nothing missing: %s",
-				   sum);
+		exact_fail("old recipe: expected stale and leftover "
+			   "files and nothing missing: %s",
+			   sum);
 	if (!r.files || !r.own)
-		g_test_fail_printf("nothing was compared: %s", sum);
+		exact_fail("nothing was compared: %s", sum);
 	tl_snap_check_clear(&r);
 
 	g_autofree char *gdb = g_find_program_in_path("gdb");
@@ -268,8 +293,8 @@ static void test_exact(gconstpointer data)
 		gcore_check(pid, snap, tmp, gdb);
 	else if (!c->old_recipe &&
 		 !g_strcmp0(g_getenv("SDFS_EXACT_GCORE"), "require"))
-		g_test_fail_printf("gdb not found in PATH (apt-get install "
-				   "gdb)");
+		exact_fail("gdb not found in PATH (apt-get install "
+			   "gdb)");
 	else if (!c->old_recipe)
 		g_test_message("gcore comparison skipped: no gdb in PATH");
 

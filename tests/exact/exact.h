@@ -13,3 +13,11 @@
  * current test on a difference; the counts go to test messages.
  */
 void gcore_check(pid_t pid, const char *snap, const char *dir, const char *gdb);
+
+/*
+ * Fail the current test with a message that also goes to the log as
+ * "FAIL: ...": GLib keeps only the last g_test_fail_printf() text for the
+ * result line, and an earlier reason (an rsync round that failed) is
+ * often the cause of a later one (a snapshot that is not exact).
+ */
+void exact_fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);

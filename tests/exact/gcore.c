@@ -100,13 +100,13 @@ void gcore_check(pid_t pid, const char *snap, const char *dir, const char *gdb)
 	g_autofree char *states = thread_states(pid);
 	g_test_message("gcore: threads after gdb detached: %s", states);
 	if (!all_threads_state(pid, 'T'))
-		g_test_fail_printf("gdb left process %d not stopped: %s",
-				   (int)pid, states);
+		exact_fail("gdb left process %d not stopped: %s", (int)pid,
+			   states);
 
 	int fd = open(core, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		g_test_fail_printf("gdb wrote no core (%s): %s%s",
-				   g_strerror(errno), out, err);
+		exact_fail("gdb wrote no core (%s): %s%s", g_strerror(errno),
+			   out, err);
 		return;
 	}
 	struct stat st;
@@ -117,7 +117,7 @@ void gcore_check(pid_t pid, const char *snap, const char *dir, const char *gdb)
 	g_assert_true(m != MAP_FAILED);
 	g_autoptr(GArray) segs = core_segments(m, (size_t)st.st_size);
 	if (!segs) {
-		g_test_fail_printf("%s is not an ELF64 core", core);
+		exact_fail("%s is not an ELF64 core", core);
 		munmap(m, (size_t)st.st_size);
 		return;
 	}
@@ -132,9 +132,9 @@ void gcore_check(pid_t pid, const char *snap, const char *dir, const char *gdb)
 		       segs->len, (long long)(st.st_size >> 20), same, differ,
 		       uncovered);
 	if (differ)
-		g_test_fail_printf("%" G_GUINT64_FORMAT " snapshot files "
-				   "differ from gdb's core",
-				   differ);
+		exact_fail("%" G_GUINT64_FORMAT " snapshot files "
+			   "differ from gdb's core",
+			   differ);
 	if (!same)
-		g_test_fail_printf("no snapshot file was in gdb's core");
+		exact_fail("no snapshot file was in gdb's core");
 }

@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
+
 #include "snapcheck.h"
 
 #define PM_PRESENT (1ULL << 63)
@@ -51,6 +53,63 @@ int tl_rsync_round(const char *rsync, const char *last, const char *snap,
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+gboolean tl_rsync_recipe_works(const char *rsync, const char *dir, char **why)
+{
+	g_autofree char *top = g_build_filename(dir, "rsync-check", NULL);
+	g_autofree char *src = g_build_filename(top, "src", NULL);
+	g_autofree char *dst = g_build_filename(top, "dst", NULL);
+	g_autofree char *here = g_build_filename(src, "here", NULL);
+	g_autofree char *gone = g_build_filename(dst, "gone", NULL);
+	g_autofree char *list = g_build_filename(top, "list", NULL);
+	g_autofree char *from = g_strdup_printf("--files-from=%s", list);
+	g_autofree char *srcs = g_strdup_printf("%s/", src);
+	g_autofree char *dsts = g_strdup_printf("%s/", dst);
+	g_autofree char *err = NULL;
+	g_autoptr(GError) e = NULL;
+	int status = 0;
+	gboolean ok = FALSE;
+
+	if (g_mkdir_with_parents(src, 0700) < 0 ||
+	    g_mkdir_with_parents(dst, 0700) < 0 ||
+	    !g_file_set_contents(here, "x", 1, &e) ||
+	    !g_file_set_contents(gone, "x", 1, &e) ||
+	    !g_file_set_contents(list, "here\ngone\n", -1, &e)) {
+		*why = g_strdup_printf("scratch files in %s: %s", top,
+				       e ? e->message : g_strerror(errno));
+		goto out;
+	}
+	const char *argv[] = {rsync, "-a", from, "--delete-missing-args",
+			      srcs,  dsts, NULL};
+	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+			  NULL, NULL, NULL, &err, &status, &e)) {
+		*why = g_strdup(e->message);
+		goto out;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	    g_file_test(gone, G_FILE_TEST_EXISTS)) {
+		*why = g_strdup_printf(
+			"%s with --delete-missing-args and a listed name the "
+			"source lacks: %s %d, the name %s on the "
+			"destination: %s",
+			rsync, WIFEXITED(status) ? "exit" : "wait status",
+			WIFEXITED(status) ? WEXITSTATUS(status) : status,
+			g_file_test(gone, G_FILE_TEST_EXISTS) ? "still" : "not",
+			err && *err ? g_strstrip(err) : "(no message)");
+		goto out;
+	}
+	ok = TRUE;
+out:
+	g_remove(here);
+	g_remove(gone);
+	g_autofree char *copied = g_build_filename(dst, "here", NULL);
+	g_remove(copied);
+	g_remove(list);
+	g_rmdir(src);
+	g_rmdir(dst);
+	g_rmdir(top);
+	return ok;
 }
 
 /* ---- the address space ---- */

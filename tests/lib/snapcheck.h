@@ -19,6 +19,17 @@
 int tl_rsync_round(const char *rsync, const char *last, const char *snap,
 		   gboolean old_recipe, char **errtext);
 
+/*
+ * Whether rsync can run the recipe: in a scratch directory under dir, a
+ * name listed in --files-from after one that is there (a first entry's
+ * mode 0 is sent as "same mode as before" and never checked) that the
+ * source does not have must be deleted from the destination with exit 0.
+ * rsync 3.4.3, and Debian bookworm's 3.2.7-1+deb12u5 and +deb12u6, reject that
+ * entry ("invalid file mode 00", exit 2) and copy nothing of the round. FALSE
+ * with *why (to g_free) when it cannot.
+ */
+gboolean tl_rsync_recipe_works(const char *rsync, const char *dir, char **why);
+
 typedef struct {
 	guint64 files;	  /* page files in SNAP/ */
 	guint64 stale;	  /* a file whose bytes differ from memory */

@@ -11,14 +11,16 @@ die() { printf '%s: error: %s\n' "$TOOL" "$*" >&2; exit 1; }
 # --- reading the machine's own Debian source -------------------------------
 
 # Print "URI KEYRING" of the deb822 stanza in debian.sources whose Suites
-# include bookworm (the plain suite, not bookworm-security). The host name of
-# the archive is deliberately never written into this repository: whatever
-# mirror the machine uses is the one we use.
-host_debian_source() {
+# include SUITE (default bookworm, the plain suite; bookworm-security has a
+# stanza of its own on Debian images); return 1 when the machine has none.
+# The host name of the archive is deliberately never written into this
+# repository: whatever mirror the machine uses is the one we use.
+find_debian_source() {
+	local suite=${1:-bookworm}
 	local sources=/etc/apt/sources.list.d/debian.sources
 	local line uri="" key=""
 	if [[ -r $sources ]]; then
-		line=$(awk '
+		line=$(awk -v want="$suite" '
 			BEGIN { RS = ""; FS = "\n" }   # one record per stanza
 			{
 				uris = ""; suites = ""; key = ""; types = ""
@@ -36,7 +38,7 @@ host_debian_source() {
 				if (types !~ /(^|[ \t])deb([ \t]|$)/) next
 				n = split(suites, s, /[ \t]+/)
 				for (j = 1; j <= n; j++)
-					if (s[j] == "bookworm") {
+					if (s[j] == want) {
 						split(uris, u, /[ \t]+/)
 						print u[1], (key ~ /^\// ? key : "-")
 						exit
@@ -47,19 +49,25 @@ host_debian_source() {
 	fi
 	# Older images keep the one-line format in sources.list instead.
 	if [[ -z $uri && -r /etc/apt/sources.list ]]; then
-		uri=$(awk '$1 == "deb" {
+		uri=$(awk -v want="$suite" '$1 == "deb" {
 				i = 2; if ($i ~ /^\[/) while ($i !~ /\]$/) i++
 				if ($i ~ /^\[/ || $i ~ /\]$/) i++
-				if ($(i + 1) == "bookworm") { print $i; exit }
+				if ($(i + 1) == want) { print $i; exit }
 			}' /etc/apt/sources.list)
 		key=-
 	fi
-	[[ -n $uri ]] || die "no Debian source for suite bookworm in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
+	[[ -n $uri ]] || return 1
 	if [[ $key == - || ! -r $key ]]; then
 		key=/usr/share/keyrings/debian-archive-keyring.gpg
 	fi
 	[[ -r $key ]] || die "no Debian archive keyring ($key): apt-get install debian-archive-keyring"
 	printf '%s %s\n' "$uri" "$key"
+}
+
+# "URI KEYRING" of the machine's source for bookworm; dies without one.
+host_debian_source() {
+	find_debian_source bookworm ||
+		die "no Debian source for suite bookworm in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
 }
 
 # --- apt front ends ----------------------------------------------------------
@@ -70,17 +78,33 @@ APT_OPTS=()
 
 # Switch APT_OPTS to a private configuration for SUITE and ARCH whose only
 # source is the machine's Debian mirror. Lists and archives stay in the
-# cache, so the host's apt state is never touched.
+# cache, so the host's apt state is never touched. Each EXTRA suite (e.g.
+# bookworm-updates, bookworm-security) is added from the machine's source
+# for it, the plain suite's mirror when it has none of its own; a suite
+# that has no source at all is left out with a message (apt then picks the
+# newest version among the suites that are there).
 private_apt() {
 	local suite=$1 arch=$2
+	shift 2
 	local dir=$CACHE/apt-$suite-$arch
-	local src uri key
+	local src uri key extra
 	src=$(host_debian_source)
 	uri=${src%% *}
 	key=${src#* }
 	mkdir -p "$dir/parts" "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/prefs"
 	printf 'deb [arch=%s signed-by=%s] %s %s main\n' "$arch" "$key" "$uri" "$suite" \
 		>"$dir/sources.list.new"
+	for extra in "$@"; do
+		if src=$(find_debian_source "$extra"); then
+			printf 'deb [arch=%s signed-by=%s] %s %s main\n' "$arch" "${src#* }" \
+				"${src%% *}" "$extra" >>"$dir/sources.list.new"
+		elif [[ $extra == *-updates ]]; then
+			printf 'deb [arch=%s signed-by=%s] %s %s main\n' "$arch" "$key" "$uri" "$extra" \
+				>>"$dir/sources.list.new"
+		else
+			log "no source for $extra on this machine: its updates are left out"
+		fi
+	done
 	# A changed mirror means the old lists are stale.
 	if ! cmp -s "$dir/sources.list.new" "$dir/sources.list" 2>/dev/null; then
 		mv "$dir/sources.list.new" "$dir/sources.list"
@@ -108,7 +132,7 @@ private_apt() {
 		# not a warning (apt's default), or the stamp below would keep an
 		# empty list forever.
 		apt-get "${APT_OPTS[@]}" -q -o Debug::NoLocking=1 update --error-on=any >&2 ||
-			die "apt-get update of $suite ($uri) failed"
+			die "apt-get update of $suite $* ($uri) failed"
 		touch "$dir/updated"
 	fi
 }

@@ -6,11 +6,19 @@
 #
 # Prints the sysroot directory on stdout; progress goes to stderr. The
 # packages (list below) are resolved and downloaded with a private apt
-# configuration for bookworm/arm64 that reuses the machine's own Debian
-# mirror (tests/vm/debian-apt.sh, as the VM kernels are) and unpacked with
-# dpkg-deb -x: nothing is installed on the host, and the host's apt state is
-# never touched. The directory also holds `packages` ("NAME VERSION" per
-# line), which is what the initramfs cache key hashes.
+# configuration for bookworm/arm64 (with bookworm-updates and
+# bookworm-security, as the host has them) that reuses the machine's own
+# Debian mirrors (tests/vm/debian-apt.sh, as the VM kernels are) and
+# unpacked with dpkg-deb -x: nothing is installed on the host, and the
+# host's apt state is never touched. The directory also holds `packages`
+# ("NAME VERSION" per line), which is what the initramfs cache key hashes.
+#
+# bookworm-security matters for rsync: bookworm's own 3.2.7-1+deb12u5 and
+# u6 carry a security fix (upstream 3.4.3's) whose receiver rejects the
+# mode-0 entries --delete-missing-args sends for names that are gone
+# ("invalid file mode 00", exit 2, nothing copied): the snapshot recipe
+# then fails in every round in which a page listed in last/changes was
+# freed. bookworm-security's 3.5.0 has the fix (upstream 3.4.4).
 #
 # The cache lives in ${SDFS_VM_CACHE:-/var/tmp/sdfs-vm-cache}/cross-arm64:
 # sysroot is a link to the current KEY directory (KEY from the package
@@ -51,6 +59,10 @@ PACKAGES=(
 	coreutils libattr1 libgmp10
 )
 
+# The private apt configuration: suite, architecture, the suites added to
+# it (debian-apt.sh's private_apt). Part of the cache key.
+SUITES=(bookworm arm64 bookworm-updates bookworm-security)
+
 # Rewrite the absolute symlinks under ROOT as relative ones, so that they
 # resolve inside ROOT on the host (cp -L, the linker's -rpath-link).
 relativize_links() {
@@ -80,17 +92,17 @@ main() {
 	local key top=$CACHE/cross-arm64
 	local link=$top/sysroot
 	mkdir -p "$top"
-	key=$(printf '%s\n' "${PACKAGES[@]}" | sha256sum | cut -c1-16)
+	key=$(printf '%s\n' "${PACKAGES[@]}" "suites: ${SUITES[*]}" | sha256sum | cut -c1-16)
 	if [[ $REFRESH != 1 && -e $link/packages && $(readlink "$link") == arm64-$key-* ]]; then
 		readlink -f "$link"
 		return
 	fi
 
-	private_apt bookworm arm64
+	private_apt "${SUITES[@]}"
 	local p v pins=() lines=()
 	for p in "${PACKAGES[@]}"; do
 		v=$(apt-cache "${APT_OPTS[@]}" policy "$p" | awk '$1 == "Candidate:" { print $2; exit }')
-		[[ -n $v && $v != "(none)" ]] || die "bookworm/arm64 has no package $p"
+		[[ -n $v && $v != "(none)" ]] || die "bookworm/arm64 (${SUITES[*]:2}) has no package $p"
 		pins+=("$p=$v")
 		lines+=("$p $v")
 	done
