@@ -31,7 +31,45 @@ static struct {
 	pthread_t th;
 	_Atomic int stop;
 	_Atomic uint64_t rounds, n24, errors;
+	/* the watchdog's view (stress.c): what it does since when */
+	_Atomic int64_t since_us; /* 0: idle */
+	char what[128];
 } sc;
+
+static void sc_step(const char *what)
+{
+	g_strlcpy(sc.what, what, sizeof(sc.what));
+	atomic_store(&sc.since_us, g_get_monotonic_time());
+}
+
+static void sc_idle(void)
+{
+	atomic_store(&sc.since_us, 0);
+}
+
+pid_t sc_stuck(double limit_s, char *what, size_t n)
+{
+	int64_t since = atomic_load(&sc.since_us);
+	if (!since || g_get_monotonic_time() - since < (int64_t)(limit_s * 1e6))
+		return 0;
+	g_strlcpy(what, sc.what, n);
+	return sc.pid;
+}
+
+/* What became of the target, for an error that looks like it is gone. */
+static const char *sc_fate(char *buf, size_t n)
+{
+	int ws = 0;
+	pid_t r = waitpid(sc.pid, &ws, WNOHANG);
+	if (r == sc.pid)
+		snprintf(buf, n, "sdfs_churn %d %s %d", (int)sc.pid,
+			 WIFSIGNALED(ws) ? "died of signal" : "exited",
+			 WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
+	else
+		snprintf(buf, n, "sdfs_churn %d alive, state %c", (int)sc.pid,
+			 su_state(sc.pid));
+	return buf;
+}
 
 static void sc_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 static void sc_error(const char *fmt, ...)
@@ -51,19 +89,27 @@ static int sc_round(void)
 	g_autofree char *last = sm_path(sc.m, sc.pid, "last");
 	g_autofree char *mp = sm_path(sc.m, sc.pid, "last/maps");
 	g_autofree char *err = NULL;
+	char fate[96];
+	sc_step("clear");
 	int r = su_write_text(clear, "1\n");
 	if (r < 0) {
-		sc_error("clear %s: %s", clear, g_strerror(-r));
+		sc_idle();
+		sc_error("clear %s: %s (%s)", clear, g_strerror(-r),
+			 sc_fate(fate, sizeof(fate)));
 		return -1;
 	}
+	sc_step("rsync round");
 	int code = tl_rsync_round(sc.rsync, last, sc.snap, FALSE, &err);
 	if (code != 0 && code != 24)
 		sc_error("rsync exit %d: %.400s", code, err ? err : "");
 	g_free(sc.maps);
 	sc.maps = NULL;
+	sc_step("read last/maps");
 	r = su_read_text(mp, &sc.maps, NULL);
+	sc_idle();
 	if (r < 0)
-		sc_error("%s: %s", mp, g_strerror(-r));
+		sc_error("%s: %s (%s)", mp, g_strerror(-r),
+			 sc_fate(fate, sizeof(fate)));
 	atomic_fetch_add(&sc.rounds, 1);
 	atomic_fetch_add(&sc.n24, code == 24);
 	return code;
@@ -161,10 +207,12 @@ uint64_t sc_finish(void)
 		return atomic_load(&sc.errors);
 	atomic_store(&sc.stop, 1);
 	pthread_join(sc.th, NULL);
+	sc_step("stopping the target");
 	if (kill(sc.pid, SIGSTOP) < 0 || !all_stopped(sc.pid)) {
 		sc_error("sdfs_churn %d did not stop (died?)", (int)sc.pid);
 	} else {
 		int code = sc_round();
+		sc_step("checking the snapshot");
 		if (code != 0)
 			sc_error("the round of the stopped target exited %d",
 				 code);
@@ -181,8 +229,10 @@ uint64_t sc_finish(void)
 				 r.detail->str);
 		tl_snap_check_clear(&r);
 	}
+	sc_step("ending the target");
 	kill(sc.pid, SIGKILL);
 	waitpid(sc.pid, NULL, 0);
+	sc_idle();
 	tl_untrack_pid(sc.pid);
 	close(sc.out);
 	g_autoptr(GDir) d = g_dir_open(sc.snap, 0, NULL);

@@ -12,3 +12,6 @@ gboolean sc_start(const SMount *m);
 /* Stop the rounds and the target, take the last round, check the
  * snapshot; kill the target. The number of errors found. */
 uint64_t sc_finish(void);
+/* For the watchdog: the target's pid and what the churn's rounds (or
+ * their end) have been doing for longer than limit_s; 0 if nothing. */
+pid_t sc_stuck(double limit_s, char *what, size_t n);

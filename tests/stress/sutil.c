@@ -288,6 +288,84 @@ char *su_thread_states(pid_t pid)
 	return g_string_free(s, FALSE);
 }
 
+/* The parent of pid from /proc/PID/stat, or 0. */
+static pid_t stat_ppid(pid_t pid)
+{
+	g_autofree char *p = g_strdup_printf("/proc/%d/stat", (int)pid);
+	g_autofree char *t = NULL;
+	if (!g_file_get_contents(p, &t, NULL, NULL))
+		return 0;
+	const char *e = strrchr(t, ')');
+	char st;
+	int ppid;
+	if (!e || sscanf(e + 1, " %c %d", &st, &ppid) != 2)
+		return 0;
+	return (pid_t)ppid;
+}
+
+char *su_pipe_fds(pid_t pid)
+{
+	g_autofree char *dir = g_strdup_printf("/proc/%d/fd", (int)pid);
+	GString *s = g_string_new(NULL);
+	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *n;
+	while (d && (n = g_dir_read_name(d))) {
+		g_autofree char *p = g_build_filename(dir, n, NULL);
+		g_autofree char *t = g_file_read_link(p, NULL);
+		if (t && g_str_has_prefix(t, "pipe:"))
+			g_string_append_printf(s, " %s=%s", n, t + 5);
+	}
+	if (d)
+		g_dir_close(d);
+	return g_string_free(s, FALSE);
+}
+
+char *su_dump_descendants(pid_t root)
+{
+	GString *s = g_string_new(NULL);
+	GArray *tree = g_array_new(FALSE, FALSE, sizeof(pid_t));
+	g_array_append_val(tree, root);
+	/* a few passes: children, grandchildren (rsync's own) */
+	for (int pass = 0; pass < 3; pass++) {
+		GDir *d = g_dir_open("/proc", 0, NULL);
+		const char *n;
+		while (d && (n = g_dir_read_name(d))) {
+			pid_t pid = (pid_t)atoi(n);
+			if (pid <= 0)
+				continue;
+			gboolean known = FALSE, parent = FALSE;
+			pid_t pp = stat_ppid(pid);
+			for (guint i = 0; i < tree->len; i++) {
+				pid_t t = g_array_index(tree, pid_t, i);
+				known |= t == pid;
+				parent |= t == pp;
+			}
+			if (parent && !known)
+				g_array_append_val(tree, pid);
+		}
+		if (d)
+			g_dir_close(d);
+	}
+	for (guint i = 1; i < tree->len; i++) {
+		pid_t pid = g_array_index(tree, pid_t, i);
+		g_autofree char *cp = g_strdup_printf("/proc/%d/cmdline", (int)pid);
+		g_autofree char *cmd = NULL;
+		gsize len = 0;
+		if (g_file_get_contents(cp, &cmd, &len, NULL))
+			for (gsize k = 0; k + 1 < len; k++)
+				if (!cmd[k])
+					cmd[k] = ' ';
+		g_autofree char *th = su_dump_threads(pid);
+		g_autofree char *fds = su_pipe_fds(pid);
+		g_string_append_printf(s,
+				       "descendant %d (parent %d): %s\n  pipes:%s\n%s",
+				       (int)pid, (int)stat_ppid(pid),
+				       cmd ? cmd : "?", fds, th);
+	}
+	g_array_free(tree, TRUE);
+	return g_string_free(s, FALSE);
+}
+
 char *su_dump_threads(pid_t pid)
 {
 	g_autofree char *dir = g_strdup_printf("/proc/%d/task", (int)pid);

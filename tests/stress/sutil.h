@@ -73,6 +73,11 @@ char su_state(pid_t pid); /* /proc/PID/stat state, 0 if gone */
 char *su_thread_states(pid_t pid);
 /* Every thread: tid, comm, state, wchan, kernel stack. */
 char *su_dump_threads(pid_t pid);
+/* su_dump_threads of every descendant of root (rsync and its own
+ * children, targets), with its command line. */
+char *su_dump_descendants(pid_t root);
+/* The pipes among pid's descriptors: " FD=[INODE]...". */
+char *su_pipe_fds(pid_t pid);
 /* pids of processes named `comm` (exact) whose parent is ppid (0: any) */
 GArray *su_find_comm(const char *comm);
 
