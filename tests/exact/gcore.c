@@ -85,8 +85,8 @@ void gcore_check(pid_t pid, const char *snap, const char *dir, const char *gdb)
 	g_autofree char *out = NULL, *err = NULL;
 	g_autoptr(GError) e = NULL;
 	int status = 0;
-	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
-			  NULL, &out, &err, &status, &e))
+	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_CLOEXEC_PIPES,
+			  NULL, NULL, &out, &err, &status, &e))
 		g_error("gdb: %s", e->message);
 	if (!g_spawn_check_wait_status(status, NULL))
 		g_test_message("gdb exited 0x%x: %s%s", status, out, err);

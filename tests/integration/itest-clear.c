@@ -122,8 +122,9 @@ static void test_shell_echo(Fx *fx, gconstpointer d)
 	const char *argv[] = {sh, "-c", script, NULL};
 	g_autofree char *out = NULL, *err = NULL;
 	int status;
-	g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT,
-				   NULL, NULL, &out, &err, &status, NULL));
+	g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
+				   G_SPAWN_CLOEXEC_PIPES, NULL, NULL, &out,
+				   &err, &status, NULL));
 	if (!g_spawn_check_wait_status(status, NULL))
 		g_error("sh -c '%s' failed: %s", script, err);
 	g_assert_cmpuint(read_epoch(&fx->m, w->pid), ==, 2);

@@ -275,7 +275,8 @@ static void run(const char *const *argv)
 	g_autofree char *out = NULL, *err = NULL;
 	int status;
 	g_autoptr(GError) e = NULL;
-	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
+	if (!g_spawn_sync(NULL, (char **)argv, NULL,
+			  G_SPAWN_SEARCH_PATH | G_SPAWN_CLOEXEC_PIPES, NULL,
 			  NULL, &out, &err, &status, &e))
 		g_error("%s: %s", argv[0], e->message);
 	if (!g_spawn_check_wait_status(status, NULL))

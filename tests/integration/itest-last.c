@@ -161,8 +161,8 @@ static void test_changes_pieces(Fx *fx, gconstpointer d)
 	const char *argv[] = {"cp", cp, copy, NULL};
 	int status;
 	g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
-				   G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
-				   &status, NULL));
+				   G_SPAWN_SEARCH_PATH | G_SPAWN_CLOEXEC_PIPES,
+				   NULL, NULL, NULL, NULL, &status, NULL));
 	g_assert_true(g_spawn_check_wait_status(status, NULL));
 	g_autofree char *copied = NULL;
 	gsize clen;

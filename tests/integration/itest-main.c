@@ -165,8 +165,9 @@ void mount_stop(Mount *m)
 	}
 	if (umount2(m->mnt, MNT_DETACH) < 0 && errno != EINVAL) {
 		const char *argv[] = {"fusermount3", "-u", "-z", m->mnt, NULL};
-		g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH,
-			     NULL, NULL, NULL, NULL, NULL, NULL);
+		g_spawn_sync(NULL, (char **)argv, NULL,
+			     G_SPAWN_SEARCH_PATH | G_SPAWN_CLOEXEC_PIPES, NULL,
+			     NULL, NULL, NULL, NULL, NULL);
 	}
 	const char *wrap = g_getenv("SDFS_DAEMON_WRAPPER");
 	gboolean wrapped = wrap && *wrap;

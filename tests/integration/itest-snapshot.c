@@ -21,8 +21,8 @@ static void run_rsync(const char *rsync, const char *src, const char *dst)
 	g_autofree char *out = NULL, *err = NULL;
 	int status;
 	g_autoptr(GError) e = NULL;
-	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
-			  NULL, &out, &err, &status, &e))
+	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_CLOEXEC_PIPES,
+			  NULL, NULL, &out, &err, &status, &e))
 		g_error("rsync: %s", e->message);
 	if (!g_spawn_check_wait_status(status, NULL))
 		g_error("rsync -a --ignore-times %s %s failed (0x%x): %s%s",

@@ -334,8 +334,9 @@ static void test_daemonized(Fx *fx, gconstpointer d)
 	const char *argv[] = {itest_bin, "sdfs-bg", mnt, "-o", opt, NULL};
 	int status;
 	g_autoptr(GError) err = NULL;
-	g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT,
-				   NULL, NULL, NULL, NULL, &status, &err));
+	g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
+				   G_SPAWN_CLOEXEC_PIPES, NULL, NULL, NULL,
+				   NULL, &status, &err));
 	g_assert_true(g_spawn_check_wait_status(status, NULL));
 	g_autofree char *t = mount_fstype(mnt);
 	g_assert_cmpstr(t, ==, "fuse.sdfs");

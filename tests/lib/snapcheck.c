@@ -42,8 +42,9 @@ int tl_rsync_round(const char *rsync, const char *last, const char *snap,
 	g_autoptr(GError) e = NULL;
 	int status = 0;
 	if (!g_spawn_sync(NULL, (char **)(old_recipe ? argv_old : argv_new),
-			  NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
-			  &err, &status, &e)) {
+			  NULL,
+			  G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_CLOEXEC_PIPES,
+			  NULL, NULL, NULL, &err, &status, &e)) {
 		if (errtext)
 			*errtext = g_strdup(e->message);
 		return -ENOEXEC;
@@ -82,7 +83,8 @@ gboolean tl_rsync_recipe_works(const char *rsync, const char *dir, char **why)
 	}
 	const char *argv[] = {rsync, "-a", from, "--delete-missing-args",
 			      srcs,  dsts, NULL};
-	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+	if (!g_spawn_sync(NULL, (char **)argv, NULL,
+			  G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_CLOEXEC_PIPES,
 			  NULL, NULL, NULL, &err, &status, &e)) {
 		*why = g_strdup(e->message);
 		goto out;

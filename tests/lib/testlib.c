@@ -33,8 +33,8 @@ static void probe_load(const char *bin)
 				    g_strdup("SDFS_BIN not set"));
 		return;
 	}
-	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
-			  NULL, &out, &err, &status, &e)) {
+	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_CLOEXEC_PIPES,
+			  NULL, NULL, &out, &err, &status, &e)) {
 		g_hash_table_insert(probe_table, g_strdup("error"),
 				    g_strdup(e->message));
 		return;

@@ -99,8 +99,8 @@ static gboolean uffd_usable(char **why)
 	int st;
 	const char *argv[] = {itest_bin, "--probe", NULL};
 
-	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
-			  NULL, &out, &err, &st, &e)) {
+	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_CLOEXEC_PIPES,
+			  NULL, NULL, &out, &err, &st, &e)) {
 		*why = g_strdup_printf("%s --probe: %s", itest_bin, e->message);
 		return FALSE;
 	}

@@ -181,8 +181,8 @@ int sm_detach(SMount *m, gboolean use_fusermount)
 		const char *argv[] = {"fusermount3", "-u", "-z", m->mnt, NULL};
 		int status = 0;
 		if (!g_spawn_sync(NULL, (char **)argv, NULL,
-				  G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
-				  &status, NULL))
+				  G_SPAWN_SEARCH_PATH | G_SPAWN_CLOEXEC_PIPES,
+				  NULL, NULL, NULL, NULL, &status, NULL))
 			return -1;
 		return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	}

@@ -54,9 +54,9 @@ static int run_apply(const char *const *args, char **err)
 	g_ptr_array_add(argv, NULL);
 	int status = -1;
 	GError *e = NULL;
-	gboolean ok =
-		g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT,
-			     NULL, NULL, NULL, err, &status, &e);
+	gboolean ok = g_spawn_sync(NULL, (char **)argv->pdata, NULL,
+				   G_SPAWN_CLOEXEC_PIPES, NULL, NULL, NULL, err,
+				   &status, &e);
 	g_assert_no_error(e);
 	g_assert_true(ok);
 	g_ptr_array_free(argv, TRUE);
