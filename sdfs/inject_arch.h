@@ -198,16 +198,47 @@ static inline bool inj_at_entry(const struct inj_regs *g, uint64_t insn,
 
 /*
  * arm64's do_signal() rewinds an interrupted syscall (x0 = orig_x0,
- * pc -= 4) before get_signal(), where the thread is stopped: the saved
- * registers already are the restarting ones. What is lost is the
- * -ERESTART_RESTARTBLOCK case (x8 = restart_syscall is set after
- * get_signal() returns): such a syscall (nanosleep, poll with timeout)
- * restarts with its original arguments, i.e. with its full relative
- * timeout. Documented limitation.
+ * pc -= 4) before get_signal(), where the thread is stopped, and sets up
+ * restart_syscall (x8) for -ERESTART_RESTARTBLOCK only after
+ * get_signal() returns, if the thread is still at the rewound svc.
+ * Injecting from that stop would lose it: an interrupted nanosleep would
+ * sleep its full time again. So a thread stopped on a syscall
+ * instruction is first let run to the entry stop of that syscall
+ * (inject_tracer.c, INJ_CALL_AT_ENTRY), where its registers are final;
+ * the first injected call takes that syscall's place there, and the
+ * thread is put back on its svc to make its own call afterwards.
  */
+#define INJ_CALL_AT_ENTRY 1
+
 static inline void inj_restore_after_call(struct inj_regs *g)
 {
 	(void)g;
+}
+
+/* At a syscall-entry stop: whether the thread entered by the
+ * instruction at pc (the one it was stopped on). */
+static inline bool inj_entered_from(const struct inj_regs *g, uint64_t pc)
+{
+	return g->syscallno >= 0 && g->r.pc == pc + INJ_INSN_LEN;
+}
+
+/* At a syscall-entry stop: make the syscall being entered nr(a). */
+static inline void inj_set_entry_call(struct inj_regs *g, long nr,
+				      const long a[6])
+{
+	g->syscallno = (int)nr;
+	g->r.regs[8] = (unsigned long)nr;
+	for (int i = 0; i < 6; i++)
+		g->r.regs[i] = (unsigned long)a[i];
+}
+
+/* Registers taken at a syscall-entry stop, made the ones of a thread
+ * about to execute that syscall instruction again (its arguments are
+ * still in x0-x5 and x8: nothing ran). */
+static inline void inj_back_to_insn(struct inj_regs *g)
+{
+	g->r.pc -= INJ_INSN_LEN;
+	g->syscallno = -1;
 }
 
 #else

@@ -125,7 +125,7 @@ static enum stop_kind wait_stop(pid_t tid, uint64_t deadline, int *sig)
  * get_signal(), before the kernel's syscall-restart logic). A signal met
  * on the way is passed on untouched and we interrupt again.
  */
-static int reach_trap_stop(pid_t tid, struct inj_reply *rep)
+static int reach_trap_stop(pid_t tid, struct inj_reply *rep, bool *group)
 {
 	uint64_t deadline = mono_ns() + STOP_TIMEOUT_NS;
 
@@ -137,6 +137,10 @@ static int reach_trap_stop(pid_t tid, struct inj_reply *rep)
 		}
 		switch (wait_stop(tid, deadline, &sig)) {
 		case STOP_TRAP:
+			/* PTRACE_INTERRUPT's stop says SIGTRAP; a group stop
+			 * the stopping signal */
+			if (group)
+				*group = sig != SIGTRAP;
 			return 0;
 		case STOP_GONE:
 			rep->why = WHY_GONE;
@@ -299,7 +303,7 @@ static int run_one(pid_t pid, pid_t tid, uint64_t insn, long nr,
 				goto gone;
 			rep->window_ns += mono_ns() - t0;
 			rep->retries++;
-			int r = reach_trap_stop(tid, rep);
+			int r = reach_trap_stop(tid, rep, NULL);
 			if (r < 0)
 				return r;
 			if (inj_getregs(tid, base) < 0)
@@ -365,6 +369,107 @@ gone:
 	return -ESRCH;
 }
 
+#ifdef INJ_CALL_AT_ENTRY
+/*
+ * The thread, at an interrupt stop with registers *regs, is let run into
+ * the syscall instruction it is stopped on, to that syscall's entry stop
+ * (see inject_arch.h: the kernel finishes setting up a restart only
+ * then). 1: it is there, *regs its entry registers. 0: it was not on a
+ * syscall instruction, or the syscall it entered was not that one (then
+ * it is at that syscall's exit stop): *regs are the ones to inject from.
+ * -errno if it is gone or cannot be stopped.
+ */
+static int to_syscall_entry(pid_t tid, struct inj_regs *regs,
+			    struct inj_reply *rep)
+{
+	for (int i = 0; i < MAX_ATTEMPTS; i++) {
+		uint64_t pc = inj_pc(regs);
+		int sig = 0;
+
+		if (!insn_ok(tid, pc))
+			return 0;
+		if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
+			goto gone;
+		enum stop_kind k =
+			wait_stop(tid, mono_ns() + STOP_TIMEOUT_NS, &sig);
+		if (k == STOP_GONE)
+			goto gone;
+		if (k == STOP_SYSCALL) {
+			if (inj_getregs(tid, regs) < 0)
+				goto gone;
+			if (inj_entered_from(regs, pc))
+				return 1;
+			/* some other syscall: to its exit stop, from where
+			 * an injection is made as after an earlier one */
+			if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0 ||
+			    wait_stop(tid, 0, &sig) != STOP_SYSCALL ||
+			    inj_getregs(tid, regs) < 0)
+				goto gone;
+			return 0;
+		}
+		/* a signal on the way is delivered untouched; a timeout or
+		 * another stop: stop it again and look */
+		if (k == STOP_SIGNAL && ptrace(PTRACE_CONT, tid, 0, sig) < 0)
+			goto gone;
+		if (k != STOP_TRAP) {
+			int r = reach_trap_stop(tid, rep, NULL);
+			if (r < 0)
+				return r;
+		}
+		if (inj_getregs(tid, regs) < 0)
+			goto gone;
+		rep->retries++;
+	}
+	rep->why = WHY_SIGNALS;
+	return -EAGAIN;
+gone:
+	rep->why = WHY_GONE;
+	return -ESRCH;
+}
+
+/*
+ * nr(args) in place of the syscall tid is entering (*base: its entry
+ * registers); then the thread is put back on its syscall instruction, at
+ * the exit stop, to make its own call when it runs.
+ */
+static int run_at_entry(pid_t pid, pid_t tid, long nr, const long args[6],
+			struct inj_regs *base, long *ret, struct inj_reply *rep)
+{
+	struct inj_regs mod = *base, out;
+	int sig = 0, late_sig = 0;
+	enum stop_kind k;
+
+	inj_set_entry_call(&mod, nr, args);
+	uint64_t t0 = mono_ns();
+	/* ---- window: the target holds our registers ---- */
+	if (inj_setregs(tid, &mod) < 0 || ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
+		goto gone;
+	for (;;) {
+		k = wait_stop(tid, 0, &sig);
+		if (k == STOP_SYSCALL || k == STOP_GONE)
+			break;
+		if (k == STOP_SIGNAL)
+			late_sig = sig;
+		if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
+			goto gone;
+	}
+	if (k != STOP_SYSCALL || inj_getregs(tid, &out) < 0)
+		goto gone;
+	*ret = inj_result(&out);
+	inj_back_to_insn(base);
+	if (inj_setregs(tid, base) < 0)
+		goto gone;
+	/* ---- end of window ---- */
+	rep->window_ns += mono_ns() - t0;
+	if (late_sig)
+		syscall(SYS_tgkill, pid, tid, late_sig);
+	return 0;
+gone:
+	rep->why = WHY_GONE;
+	return -ESRCH;
+}
+#endif
+
 static int injector_work(const struct inj_job *job, struct inj_reply *rep,
 			 int *ret_fd)
 {
@@ -386,7 +491,8 @@ static int injector_work(const struct inj_job *job, struct inj_reply *rep,
 	}
 	/* From here on, exiting detaches the thread (with its own
 	 * registers: they are only ever swapped inside run_one()). */
-	err = reach_trap_stop(tid, rep);
+	bool group = false;
+	err = reach_trap_stop(tid, rep, &group);
 	if (err < 0)
 		return err;
 	if (inj_getregs(tid, &regs) < 0) {
@@ -409,8 +515,20 @@ static int injector_work(const struct inj_job *job, struct inj_reply *rep,
 	if (err < 0)
 		goto out;
 
-	err = run_one(job->pid, tid, job->insn, job->nr, job->args, &regs,
-		      &rep->ret, rep);
+#ifdef INJ_CALL_AT_ENTRY
+	/* (a group-stopped thread is not made to run its syscall) */
+	int entered = group ? 0 : to_syscall_entry(tid, &regs, rep);
+	if (entered < 0) {
+		err = entered;
+		goto out;
+	}
+	if (entered)
+		err = run_at_entry(job->pid, tid, job->nr, job->args, &regs,
+				   &rep->ret, rep);
+	else
+#endif
+		err = run_one(job->pid, tid, job->insn, job->nr, job->args,
+			      &regs, &rep->ret, rep);
 	if (err < 0)
 		goto out;
 	if (job->take_fd && rep->ret >= 0) {
