@@ -97,6 +97,71 @@ static void fail(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The arguments after the informational ones: sdfs's options into cfg,
+ * the rest (with the fsname and the mount point) into args and opts.
+ * 0, or -1 (said why). */
+static int parse_args(struct fuse_args *args, struct sdfs_cfg *cfg,
+		      struct fuse_cmdline_opts *opts)
+{
+	static const char *too_many = "too many arguments (usage: sdfs "
+				      "[SOURCE] MOUNTPOINT [-o OPTIONS])";
+
+	if (fuse_opt_parse(args, cfg, sdfs_opts, opt_proc) < 0 ||
+	    cfg->npos > 2) {
+		fail("%s", too_many);
+		return -1;
+	}
+	if (cfg->npos == 0) {
+		fail("%s", "missing mount point (see sdfs --help)");
+		return -1;
+	}
+	/* mount.fuse3 runs "sdfs SOURCE MOUNTPOINT -o OPTS" */
+	const char *source = cfg->npos == 2 ? cfg->pos[0] : "sdfs";
+	const char *mountpoint = cfg->pos[cfg->npos - 1];
+	char fsname[300];
+	if (strchr(source, ',')) {
+		fail("bad source name '%s'", source);
+		return -1;
+	}
+	snprintf(fsname, sizeof(fsname), "-ofsname=%s,subtype=sdfs", source);
+	fuse_opt_add_arg(args, fsname);
+	fuse_opt_add_arg(args, mountpoint);
+	if (fuse_parse_cmdline(args, opts) != 0)
+		return -1;
+	if (!opts->mountpoint) {
+		fail("%s", "missing mount point (see sdfs --help)");
+		return -1;
+	}
+	struct stat st;
+	if (stat(opts->mountpoint, &st) < 0) {
+		fail("mount point %s: %s", opts->mountpoint, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fail("mount point %s is not a directory", opts->mountpoint);
+		return -1;
+	}
+	return 0;
+}
+
+/* The session loop, as the FUSE options asked; its result. */
+static int run_loop(struct fuse_session *se,
+		    const struct fuse_cmdline_opts *opts)
+{
+	if (opts->singlethread)
+		return fuse_session_loop(se);
+	struct fuse_loop_config *lc = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(lc, opts->clone_fd);
+	/* libfuse leaves max_threads at UINT_MAX when not given */
+	if (opts->max_threads > 0 && opts->max_threads <= 100000)
+		fuse_loop_cfg_set_max_threads(lc, opts->max_threads);
+	if (opts->max_idle_threads != UINT_MAX) /* UINT_MAX: not given */
+		fuse_loop_cfg_set_idle_threads(lc, opts->max_idle_threads);
+	int ret = fuse_session_loop_mt(se, lc);
+	fuse_loop_cfg_destroy(lc);
+	return ret;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -119,45 +184,8 @@ int main(int argc, char *argv[])
 			return 0;
 		}
 	}
-	if (fuse_opt_parse(&args, &cfg, sdfs_opts, opt_proc) < 0) {
-		fail("%s", "too many arguments (usage: sdfs [SOURCE] MOUNTPOINT [-o OPTIONS])");
+	if (parse_args(&args, &cfg, &opts) < 0)
 		goto out;
-	}
-	if (cfg.npos == 0) {
-		fail("%s", "missing mount point (see sdfs --help)");
-		goto out;
-	}
-	if (cfg.npos > 2) {
-		fail("%s", "too many arguments (usage: sdfs [SOURCE] MOUNTPOINT [-o OPTIONS])");
-		goto out;
-	}
-	/* mount.fuse3 runs "sdfs SOURCE MOUNTPOINT -o OPTS" */
-	const char *source = cfg.npos == 2 ? cfg.pos[0] : "sdfs";
-	const char *mountpoint = cfg.pos[cfg.npos - 1];
-	char fsname[300];
-	snprintf(fsname, sizeof(fsname), "-ofsname=%s,subtype=sdfs", source);
-	if (strchr(source, ',')) {
-		fail("bad source name '%s'", source);
-		goto out;
-	}
-	fuse_opt_add_arg(&args, fsname);
-	fuse_opt_add_arg(&args, mountpoint);
-	if (fuse_parse_cmdline(&args, &opts) != 0)
-		goto out;
-	if (!opts.mountpoint) {
-		fail("%s", "missing mount point (see sdfs --help)");
-		goto out;
-	}
-	struct stat st;
-	if (stat(opts.mountpoint, &st) < 0) {
-		fprintf(stderr, "sdfs: mount point %s: %s\n", opts.mountpoint,
-			strerror(errno));
-		goto out;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		fail("mount point %s is not a directory", opts.mountpoint);
-		goto out;
-	}
 	const struct sdfs_backend *b =
 		sdfs_backend_select(cfg.backend ? cfg.backend : "auto", reason,
 				    sizeof(reason));
@@ -190,20 +218,7 @@ int main(int argc, char *argv[])
 	fuse_daemonize(opts.foreground);
 	/* threads do not survive the fork of daemonizing */
 	sdfs_engine_start(mnt.engine);
-	if (opts.singlethread) {
-		ret = fuse_session_loop(se);
-	} else {
-		struct fuse_loop_config *lc = fuse_loop_cfg_create();
-		fuse_loop_cfg_set_clone_fd(lc, opts.clone_fd);
-		/* libfuse leaves max_threads at UINT_MAX when not given */
-		if (opts.max_threads > 0 && opts.max_threads <= 100000)
-			fuse_loop_cfg_set_max_threads(lc, opts.max_threads);
-		if (opts.max_idle_threads != UINT_MAX) /* UINT_MAX: not given */
-			fuse_loop_cfg_set_idle_threads(lc, opts.max_idle_threads);
-		ret = fuse_session_loop_mt(se, lc);
-		fuse_loop_cfg_destroy(lc);
-	}
-	ret = ret ? 1 : 0;
+	ret = run_loop(se, &opts) ? 1 : 0;
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
