@@ -53,6 +53,39 @@ static size_t parse_size(const char *s)
 	return (size_t)(v * mult);
 }
 
+/* a byte count: N, NK, NM */
+static uint64_t parse_bytes(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+	double mult = 1;
+	if (*end == 'M' || *end == 'm')
+		mult = 1024.0 * 1024;
+	else if (*end == 'K' || *end == 'k')
+		mult = 1024.0;
+	else if (*end)
+		die("bad byte count '%s'", s);
+	if (v < 0)
+		die("bad byte count '%s'", s);
+	return (uint64_t)(v * mult);
+}
+
+/* sdfs-apply next to the daemon: BUILD/tools/ beside BUILD/mountd/sdfs,
+ * or the same directory (an installed tree, the VM's /usr/local/bin) */
+static const char *find_apply(const char *sdfs)
+{
+	static char path[4200];
+	const char *slash = strrchr(sdfs, '/');
+	int dl = slash ? (int)(slash - sdfs) : 1;
+	const char *dir = slash ? sdfs : ".";
+
+	snprintf(path, sizeof(path), "%.*s/../tools/sdfs-apply", dl, dir);
+	if (access(path, X_OK) == 0)
+		return path;
+	snprintf(path, sizeof(path), "%.*s/sdfs-apply", dl, dir);
+	return access(path, X_OK) == 0 ? path : NULL;
+}
+
 static int split(char *s, char **out)
 {
 	int n = 0;
@@ -75,6 +108,10 @@ static void usage(void)
 	       "  --rss-pages N       dirty pages for the RSS row (1000000; 0: skip)\n"
 	       "  --image-sizes LIST  sizes for the last/image rows (1,16; 0: skip)\n"
 	       "  --image-only        only the last/image rows\n"
+	       "  --image-dirty LIST  percent written in the last/image rows' rounds (1)\n"
+	       "  --apply PATH        tools/sdfs-apply, for its rows in e and f (default:\n"
+	       "                      ../tools/sdfs-apply or sdfs-apply next to --sdfs)\n"
+	       "  --apply-gaps LIST   also sdfs-apply -r with each -g GAP (bytes, K/M suffix)\n"
 	       "  --criu PATH         the CRIU rows (f): criu pre-dump against sdfs rounds\n"
 	       "  --criu-size SIZE    workload size for the CRIU rows (256M)\n"
 	       "  --criu-only         only the CRIU rows\n"
@@ -109,6 +146,7 @@ static void parse_opts(int argc, char **argv)
 		{"backend", 1, 0, 'b'}, {"tmp", 1, 0, 'T'}, {"vec", 1, 0, 'V'},
 		{"rss-no-read", 0, 0, 'x'}, {"no-daemon", 0, 0, 'N'}, {"no-rsync", 0, 0, 'n'}, {"thp", 0, 0, 'H'},
 		{"image-sizes", 1, 0, 'I'}, {"image-only", 0, 0, 'O'},
+		{"image-dirty", 1, 0, 'i'}, {"apply", 1, 0, 'A'}, {"apply-gaps", 1, 0, 'G'},
 		{"criu", 1, 0, 'C'}, {"criu-size", 1, 0, 'c'}, {"criu-only", 0, 0, 'D'},
 		{"quick", 0, 0, 'q'}, {"out", 1, 0, 'o'}, {"help", 0, 0, 'h'},
 		{0, 0, 0, 0}};
@@ -132,6 +170,8 @@ static void parse_opts(int argc, char **argv)
 	o.image_sizes[0] = 1UL << 30;
 	o.image_sizes[1] = 16UL << 30;
 	o.nimage_sizes = 2;
+	o.image_dirty[0] = 1;
+	o.nimage_dirty = 1;
 	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'S': o.sdfs = optarg; break;
@@ -176,6 +216,19 @@ static void parse_opts(int argc, char **argv)
 					o.image_sizes[o.nimage_sizes++] = parse_size(items[i]);
 			break;
 		case 'O': o.image_only = true; break;
+		case 'i':
+			n = split(optarg, items);
+			for (int i = 0; i < n; i++)
+				o.image_dirty[i] = strtod(items[i], NULL);
+			o.nimage_dirty = n;
+			break;
+		case 'A': o.apply = optarg; break;
+		case 'G':
+			n = split(optarg, items);
+			for (int i = 0; i < n; i++)
+				o.apply_gaps[i] = parse_bytes(items[i]);
+			o.napply_gaps = n;
+			break;
 		case 'C': o.criu = optarg; break;
 		case 'c': o.criu_size = parse_size(optarg); break;
 		case 'D': o.criu_only = true; break;
@@ -220,6 +273,10 @@ static void parse_opts(int argc, char **argv)
 		usage();
 		exit(2);
 	}
+	if (!o.apply && o.sdfs)
+		o.apply = find_apply(o.sdfs);
+	if (o.apply && access(o.apply, X_OK) < 0)
+		die("--apply %s: %s", o.apply, strerror(errno));
 	if (o.criu_only && !o.criu)
 		die("--criu-only needs --criu PATH");
 	if (o.criu && o.no_daemon)

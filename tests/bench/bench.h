@@ -186,6 +186,7 @@ int table_all_met(void);
 
 struct opts {
 	const char *sdfs, *bigwork, *nullfs, *backend, *tmp, *out, *criu;
+	const char *apply; /* tools/sdfs-apply; NULL: its rows are skipped */
 	size_t criu_size;
 	size_t sizes[MAX_LIST];
 	int nsizes;
@@ -201,6 +202,10 @@ struct opts {
 	size_t vec;
 	size_t image_sizes[MAX_LIST];
 	int nimage_sizes;
+	double image_dirty[MAX_LIST]; /* percent, for the e rows' rounds */
+	int nimage_dirty;
+	uint64_t apply_gaps[MAX_LIST]; /* extra sdfs-apply -r -g rows */
+	int napply_gaps;
 	bool image_only, criu_only, pf_only;
 	const char *pf_spec; /* --pagefiles: "N,P%,..." */
 	size_t pf_size;
@@ -218,6 +223,10 @@ void bench_rss(void); /* lastrows.c */
 void bench_floor(void);
 void bench_pagefiles(void); /* pagefiles.c */
 void bench_image(size_t size); /* image.c */
+/* sdfs-apply [-d dropped] [-r ranges [-g gap]] image base, timed; dies
+ * when it fails. gap: NULL for sdfs-apply's default. */
+double apply_run(const char *dropped, const char *ranges, const char *gap,
+		 const char *image, const char *base);
 void bench_criu(size_t size); /* criu.c */
 
 /* shared by the scenarios (scenarios.c) */

@@ -11,7 +11,7 @@
 # initialising nftables without it) and runs, in the guest:
 #   sdfs-bench --criu /usr/sbin/criu --criu-only --backend soft-dirty
 #       --criu-size SIZE --dirty LIST --patterns rand --runs N --tmp /tmp
-#       --nullfs nullfs --floor-files 2000
+#       --nullfs nullfs --floor-files 2000 --apply sdfs-apply
 # (the FUSE-floor rows of nullfs in the same guest: what one page file
 # costs a FUSE file system that does nothing)
 # Defaults: --build build-bench (configure it with --buildtype=release,
@@ -58,7 +58,7 @@ main() {
 		shift
 	done
 	local f
-	for f in mountd/sdfs tests/bench/sdfs-bench tests/bench/bigwork tests/bench/nullfs; do
+	for f in mountd/sdfs tools/sdfs-apply tests/bench/sdfs-bench tests/bench/bigwork tests/bench/nullfs; do
 		[[ -x $build/$f ]] || die "$build/$f is missing: build first (meson setup $build --buildtype=release && ninja -C $build)"
 	done
 
@@ -77,11 +77,13 @@ main() {
 		--add "$criu:/" \
 		--add "$cp:/usr/local/bin/cp" \
 		--add "$build/mountd/sdfs:/usr/local/bin/sdfs" \
+		--add "$build/tools/sdfs-apply:/usr/local/bin/sdfs-apply" \
 		--add "$build/tests/bench/sdfs-bench:/usr/local/bin/sdfs-bench" \
 		--add "$build/tests/bench/bigwork:/usr/local/bin/bigwork" \
 		--add "$build/tests/bench/nullfs:/usr/local/bin/nullfs" \
 		-- /usr/local/bin/sdfs-bench --sdfs /usr/local/bin/sdfs \
 		--bigwork /usr/local/bin/bigwork --backend soft-dirty \
+		--apply /usr/local/bin/sdfs-apply \
 		--nullfs /usr/local/bin/nullfs --floor-files "$floor" \
 		--criu /usr/sbin/criu --criu-only --criu-size "$size" \
 		--dirty "$dirty" --patterns rand --runs "$runs" --tmp /tmp -v \

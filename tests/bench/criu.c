@@ -7,7 +7,9 @@
  * epoch. A is pre-dumped by CRIU (`criu pre-dump --track-mem` into a chain
  * of image directories, the first of each chain dumping every page); B is
  * copied by sdfs: a clear, then `cp --sparse=always last/image X` (image
- * rounds) or the rsync recipe of the README (rsync rounds). Within an
+ * rounds), `sdfs-apply -d last/dropped_ranges -r last/dirty_ranges
+ * last/image BASE` onto the copy the first round made (apply rounds) or
+ * the rsync recipe of the README (rsync rounds). Within an
  * epoch the two run one after the other, in alternating order; every
  * kind of round is preceded by one uncounted round of its own kind, so
  * that each is measured in its steady state (a clear after an rsync round
@@ -133,8 +135,13 @@ static double timed(char *const argv[])
 /* the paths of B's files and of the copies */
 struct paths {
 	char clear[4200], status[4200], image[4200], changes[4200], pages[4200];
+	char dr[4200], dropped[4200], base[4200], rcopy[4200], dcopy[4200];
 	char x[4200], x2[4200], snap[4200], snap2[4200], list[4200];
 };
+
+/* the kinds of sdfs rounds, in the order they run per dirty share */
+enum kind { K_IMAGE, K_APPLY, K_RSYNC, NKINDS };
+static const char *const kind_name[] = {"image", "apply", "rsync"};
 
 /* One sdfs round of B; every part timed. */
 struct round {
@@ -163,6 +170,42 @@ static void sdfs_image_round(const struct paths *p, bool base, struct round *r)
 			   ? (uint64_t)st.st_blocks * 512 / page_size
 			   : 0;
 	r->copy_tmpfs = base ? timed(cp2) : NAN;
+}
+
+/* clear + sdfs-apply -d last/dropped_ranges -r last/dirty_ranges
+ * last/image BASE; then (not timed) the image to X with the lists on
+ * tmpfs, and the same apply from there (timed). */
+static void sdfs_apply_round(const struct paths *p, bool base, struct round *r)
+{
+	struct sbuf text = {0}, dtext = {0};
+	struct runs ru;
+
+	unlink(p->x);
+	unlink(p->x2);
+	double t = now_s();
+	if (write_clear(p->clear) < 0)
+		die("echo 1 > %s", p->clear);
+	r->clear = now_s() - t;
+	r->frozen = frozen_s(p->status);
+	r->copy = apply_run(p->dropped, p->dr, NULL, p->image, p->base);
+	r->listing = NAN;
+	r->copy_tmpfs = NAN;
+	if (read_whole(p->dr, &text) < 0 ||
+	    runs_parse(text.p, text.len, page_size, &ru) < 0)
+		die("read %s", p->dr);
+	r->pages = ru.pages;
+	runs_free(&ru);
+	if (base) {
+		if (read_whole(p->dropped, &dtext) < 0 ||
+		    write_all(p->rcopy, &text) < 0 ||
+		    write_all(p->dcopy, &dtext) < 0)
+			die("copy %s and %s", p->dr, p->dropped);
+		apply_run(NULL, p->rcopy, NULL, p->image, p->x);
+		r->copy_tmpfs = apply_run(p->dcopy, p->rcopy, NULL, p->x,
+					  p->base);
+	}
+	sbuf_free(&text);
+	sbuf_free(&dtext);
 }
 
 static void sdfs_rsync_round(const struct paths *p, bool base, struct round *r)
@@ -220,6 +263,7 @@ static void sdfs_rsync_round(const struct paths *p, bool base, struct round *r)
 /* the table's rows of one dirty share */
 struct rows {
 	struct row *frozen, *img, *rs, *clr_img, *clr_rs, *cp, *rsy, *lst;
+	struct row *ap, *clr_ap, *apl;
 };
 
 static void rows_new(struct rows *R, const char *sz, const char *dirty,
@@ -231,31 +275,47 @@ static void rows_new(struct rows *R, const char *sz, const char *dirty,
 	R->img = row_new("f. round: clear + cp --sparse=always last/image / "
 			 "CRIU pre-dump",
 			 sz, dirty, pat);
+	R->ap = row_new("f. round: clear + sdfs-apply -d … -r "
+			"last/dirty_ranges last/image BASE / CRIU pre-dump",
+			sz, dirty, pat);
 	R->rs = row_new("f. round: clear + rsync recipe / CRIU pre-dump", sz,
 			dirty, pat);
 	R->clr_img = row_new("f. part: clear (wall) of an image round", sz,
 			     dirty, pat);
+	R->clr_ap = row_new("f. part: clear (wall) of an apply round", sz,
+			    dirty, pat);
 	R->clr_rs = row_new("f. part: clear (wall) of an rsync round (drops "
 			    "the last round's entries)",
 			    sz, dirty, pat);
 	R->cp = row_new("f. part: cp --sparse=always last/image / the same cp "
 			"from tmpfs",
 			sz, dirty, pat);
+	R->apl = row_new("f. part: sdfs-apply -d … -r … last/image BASE / "
+			 "the same from tmpfs",
+			 sz, dirty, pat);
 	R->lst = row_new("f. part: read last/changes (the listing)", sz, dirty,
 			 pat);
 	R->rsy = row_new("f. part: rsync recipe / the same rsync from tmpfs",
 			 sz, dirty, pat);
 	row_target(R->frozen, T_RATIO, 1.0, "< CRIU (≤ 1×)");
 	row_target(R->img, T_RATIO, 1.0, "< CRIU (≤ 1×)");
+	row_target(R->ap, T_RATIO, 1.0, "< CRIU (≤ 1×)");
 	row_target(R->rs, T_RATIO, 1.0, "< CRIU (≤ 1×)");
 	R->clr_img->no_base = R->clr_rs->no_base = R->lst->no_base = true;
+	R->clr_ap->no_base = true;
+	if (!o.apply) {
+		struct row *skip[] = {R->ap, R->clr_ap, R->apl};
+		for (int i = 0; i < 3; i++)
+			snprintf(skip[i]->note, sizeof(skip[i]->note),
+				 "skipped: no sdfs-apply (--apply PATH)");
+	}
 }
 
 /* One epoch: both written alike, then CRIU on A and a round on B in the
  * order given by `criu_first`. Counted unless warm-up. */
 static void epoch(struct bw *a, struct bw *b, struct chain *ch,
 		  const struct paths *p, unsigned long ppm, const char *pat,
-		  uint64_t seed, bool rsync_round, bool criu_first, bool count,
+		  uint64_t seed, enum kind kind, bool criu_first, bool count,
 		  const struct rows *R)
 {
 	struct criu_run c;
@@ -271,8 +331,10 @@ static void epoch(struct bw *a, struct bw *b, struct chain *ch,
 			if (e < 0)
 				die("criu pre-dump of %d: %s", (int)a->pid,
 				    strerror(-e));
-		} else if (rsync_round) {
+		} else if (kind == K_RSYNC) {
 			sdfs_rsync_round(p, count, &r);
+		} else if (kind == K_APPLY) {
+			sdfs_apply_round(p, count, &r);
 		} else {
 			sdfs_image_round(p, count, &r);
 		}
@@ -283,22 +345,22 @@ static void epoch(struct bw *a, struct bw *b, struct chain *ch,
 	     "sdfs %s: clear %.3f s (frozen %.1f ms), listing %.3f s, copy "
 	     "%.3f s "
 	     "(tmpfs %.3f s), %" PRIu64 " pages%s",
-	     pat, rsync_round ? "rsync" : "image", c.wall, c.frozen * 1e3,
-	     c.memdump * 1e3, c.memwrite * 1e3, c.written,
-	     rsync_round ? "rsync" : "image", r.clear, r.frozen * 1e3,
+	     pat, kind_name[kind], c.wall, c.frozen * 1e3, c.memdump * 1e3,
+	     c.memwrite * 1e3, c.written, kind_name[kind], r.clear,
+	     r.frozen * 1e3,
 	     r.listing, r.copy, r.copy_tmpfs, r.pages,
 	     count ? "" : " (warm-up)");
 	if (!count)
 		return;
 	row_add(R->frozen, r.frozen, c.frozen);
-	row_add(rsync_round ? R->rs : R->img, r.clear + r.copy, c.wall);
-	row_add_s(rsync_round ? R->clr_rs : R->clr_img, r.clear);
-	if (rsync_round) {
+	struct row *round[] = {R->img, R->ap, R->rs};
+	struct row *clear[] = {R->clr_img, R->clr_ap, R->clr_rs};
+	struct row *copy[] = {R->cp, R->apl, R->rsy};
+	row_add(round[kind], r.clear + r.copy, c.wall);
+	row_add_s(clear[kind], r.clear);
+	row_add(copy[kind], r.copy, r.copy_tmpfs);
+	if (kind == K_RSYNC)
 		row_add_s(R->lst, r.listing);
-		row_add(R->rsy, r.copy, r.copy_tmpfs);
-	} else {
-		row_add(R->cp, r.copy, r.copy_tmpfs);
-	}
 }
 
 void bench_criu(size_t size)
@@ -321,6 +383,13 @@ void bench_criu(size_t size)
 	snprintf(p.changes, sizeof(p.changes), "%s/%d/last/changes", mnt,
 		 (int)b.pid);
 	snprintf(p.pages, sizeof(p.pages), "%s/%d/last/pages", mnt, (int)b.pid);
+	snprintf(p.dr, sizeof(p.dr), "%s/%d/last/dirty_ranges", mnt,
+		 (int)b.pid);
+	snprintf(p.dropped, sizeof(p.dropped), "%s/%d/last/dropped_ranges",
+		 mnt, (int)b.pid);
+	snprintf(p.base, sizeof(p.base), "%s/criu-image.base", workdir);
+	snprintf(p.rcopy, sizeof(p.rcopy), "%s/criu-ranges", workdir);
+	snprintf(p.dcopy, sizeof(p.dcopy), "%s/criu-dropped", workdir);
 	snprintf(p.x, sizeof(p.x), "%s/criu-image.copy", workdir);
 	snprintf(p.x2, sizeof(p.x2), "%s/criu-image.copy2", workdir);
 	snprintf(p.snap, sizeof(p.snap), "%s/criu-snap", workdir);
@@ -345,6 +414,9 @@ void bench_criu(size_t size)
 	     "%.3f s (frozen %.1f ms) + cp %.3f s, %" PRIu64 " pages",
 	     c.wall, c.frozen * 1e3, c.written, r.clear, r.frozen * 1e3, r.copy,
 	     r.pages);
+	/* the base of the apply rounds: the copy the first round made */
+	if (rename(p.x, p.base) < 0)
+		die("rename %s: %s", p.x, strerror(errno));
 
 	uint64_t seed = 777;
 	int ep = 0;
@@ -364,11 +436,14 @@ void bench_criu(size_t size)
 			}
 			rm_rf(p.snap);
 			rm_rf(p.snap2);
-			for (int kind = 0; kind < 2; kind++)
+			for (int k = 0; k < NKINDS; k++) {
+				if (k == K_APPLY && !o.apply)
+					continue;
 				for (int run = -1; run < o.runs; run++, ep++)
 					epoch(&a, &b, &ch, &p, ppm, o.pats[pi],
-					      seed++, kind == 1, ep % 2 == 0,
+					      seed++, (enum kind)k, ep % 2 == 0,
 					      run >= 0, &R);
+			}
 		}
 	}
 	chain_drop(&ch);
@@ -377,6 +452,9 @@ void bench_criu(size_t size)
 	unlink(p.x);
 	unlink(p.x2);
 	unlink(p.list);
+	unlink(p.base);
+	unlink(p.rcopy);
+	unlink(p.dcopy);
 	bw_stop(&a);
 	bw_stop(&b);
 }

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * (e) last/image: `cp --sparse=always last/image` of a full round and of
- * a 1 % round, against /proc/PID/mem reading the same pages in the same
- * run, and against cp of the identical sparse file from tmpfs.
+ * rounds of --image-dirty (1 %), against /proc/PID/mem reading the same
+ * pages in the same run, and against cp of the identical sparse file from
+ * tmpfs; and, in the same rounds, sdfs-apply(1) of the round onto the
+ * base the first round made: with SEEK_DATA/SEEK_HOLE, with -r
+ * last/dirty_ranges (and each --apply-gaps), and -r from tmpfs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -76,27 +79,129 @@ static double cp_sparse(const char *src, const char *dst)
 	return t;
 }
 
-/* One round: the clear was just made. */
-static void measure(pid_t pid, const char *sz, const char *dirty,
-		    const char *pat)
+double apply_run(const char *dropped, const char *ranges, const char *gap,
+		 const char *image, const char *base)
 {
-	char img[4200], dr[4200], copy[4200], copy2[4200], mem[64];
-	struct sbuf text = {0};
+	char *argv[12];
+	int n = 0;
+	double t;
+
+	argv[n++] = (char *)o.apply;
+	if (dropped) {
+		argv[n++] = "-d";
+		argv[n++] = (char *)dropped;
+	}
+	if (ranges) {
+		argv[n++] = "-r";
+		argv[n++] = (char *)ranges;
+	}
+	if (gap) {
+		argv[n++] = "-g";
+		argv[n++] = (char *)gap;
+	}
+	argv[n++] = (char *)image;
+	argv[n++] = (char *)base;
+	argv[n] = NULL;
+	int e = run_timed(argv, NULL, &t);
+	if (e != 0)
+		die("%s %s%s %s %s: exit %d", o.apply, ranges ? "-r " : "",
+		    ranges ? ranges : "", image, base, e);
+	return t;
+}
+
+/* The files of one workload's rounds. */
+struct img_paths {
+	char img[4200], dr[4200], dropped[4200], copy[4200], copy2[4200];
+	char base[4200], rcopy[4200], dcopy[4200], mem[64];
+	pid_t pid;
+	uintptr_t region;
+	size_t size;
+};
+
+/* The copies of a round that are timed against each other, in an order
+ * that rotates from run to run: cp, sdfs-apply (SEEK_DATA), sdfs-apply
+ * -r, then sdfs-apply -r -g GAP for each --apply-gaps. */
+enum { V_CP, V_SEEK, V_RANGES, V_GAP0 };
+
+static double copy_variant(const struct img_paths *p, int v)
+{
+	char gap[32];
+
+	switch (v) {
+	case V_CP:
+		return cp_sparse(p->img, p->copy);
+	case V_SEEK:
+		return apply_run(p->dropped, NULL, NULL, p->img, p->base);
+	case V_RANGES:
+		return apply_run(p->dropped, p->dr, NULL, p->img, p->base);
+	default:
+		snprintf(gap, sizeof(gap), "%" PRIu64,
+			 o.apply_gaps[v - V_GAP0]);
+		return apply_run(p->dropped, p->dr, gap, p->img, p->base);
+	}
+}
+
+/* BASE holds every round applied since the first: its copy of the
+ * workload's region must be the region's memory (nothing writes it
+ * between the clear and here). 0, or -EIO with a warning. */
+static int check_base(const struct img_paths *p)
+{
+	int fb = open(p->base, O_RDONLY | O_CLOEXEC);
+	int fm = open(p->mem, O_RDONLY | O_CLOEXEC);
+	char *a = malloc(IO), *b = malloc(IO);
+	int r = fb < 0 || fm < 0 || !a || !b ? -errno : 0;
+
+	for (size_t off = 0; r == 0 && off < p->size; off += IO) {
+		size_t n = p->size - off < IO ? p->size - off : IO;
+		if (pread(fb, a, n, (off_t)(p->region + off)) != (ssize_t)n ||
+		    pread(fm, b, n, (off_t)(p->region + off)) != (ssize_t)n ||
+		    memcmp(a, b, n)) {
+			fprintf(stderr,
+				"sdfs-bench: warning: the base sdfs-apply "
+				"built differs from the memory of %d near "
+				"%#zx\n",
+				(int)p->pid, (size_t)p->region + off);
+			r = -EIO;
+		}
+	}
+	free(a);
+	free(b);
+	if (fb >= 0)
+		close(fb);
+	if (fm >= 0)
+		close(fm);
+	return r;
+}
+
+static void fmt_gap(char *out, size_t len, uint64_t g)
+{
+	if (g && g % (1u << 20) == 0)
+		snprintf(out, len, "%" PRIu64 " MiB", g >> 20);
+	else if (g && g % 1024 == 0)
+		snprintf(out, len, "%" PRIu64 " KiB", g >> 10);
+	else
+		snprintf(out, len, "%" PRIu64, g);
+}
+
+/* One round: the clear was just made. */
+static void measure(const struct img_paths *p, int run, const char *sz,
+		    const char *dirty, const char *pat)
+{
+	struct sbuf text = {0}, dtext = {0};
 	struct runs r;
 	struct stat st;
 	uint64_t b1, b2;
 	double tr, tm;
+	double tv[V_GAP0 + MAX_LIST];
+	int nv = o.apply ? V_GAP0 + o.napply_gaps : V_SEEK;
 
-	snprintf(img, sizeof(img), "%s/%d/last/image", mnt, (int)pid);
-	snprintf(dr, sizeof(dr), "%s/%d/last/dirty_ranges", mnt, (int)pid);
-	snprintf(copy, sizeof(copy), "%s/image.copy", workdir);
-	snprintf(copy2, sizeof(copy2), "%s/image.copy2", workdir);
-	snprintf(mem, sizeof(mem), "/proc/%d/mem", (int)pid);
-	if (read_whole(dr, &text) < 0 ||
+	if (read_whole(p->dr, &text) < 0 ||
 	    runs_parse(text.p, text.len, page_size, &r) < 0)
-		die("last/dirty_ranges of %d", (int)pid);
-	if (stat(img, &st) < 0)
-		die("stat %s: %s", img, strerror(errno));
+		die("last/dirty_ranges of %d", (int)p->pid);
+	if (read_whole(p->dropped, &dtext) < 0)
+		die("read %s", p->dropped);
+	if (stat(p->img, &st) < 0)
+		die("stat %s: %s", p->img, strerror(errno));
 	uint64_t bytes = (uint64_t)st.st_blocks * 512;
 
 	struct row *rc = row_new("e. cp --sparse=always last/image / /proc/PID/mem "
@@ -116,37 +221,88 @@ static void measure(pid_t pid, const char *sz, const char *dirty,
 	else
 		row_target(rg, T_GBS, 1.0, "≥ 1 GB/s");
 
-	double tc = cp_sparse(img, copy);
-	int e = read_runs_of(mem, &r, &b1, &tm);
+	/* BASE: the copy the first round made (not timed) */
+	if (o.apply && access(p->base, F_OK) < 0)
+		cp_sparse(p->img, p->base);
+	for (int k = 0; k < nv; k++) {
+		int v = (run + k) % nv;
+		tv[v] = copy_variant(p, v);
+	}
+	int e = read_runs_of(p->mem, &r, &b1, &tm);
 	if (e < 0)
-		die("read %s: %s", mem, strerror(-e));
-	e = read_runs_of(img, &r, &b2, &tr);
+		die("read %s: %s", p->mem, strerror(-e));
+	e = read_runs_of(p->img, &r, &b2, &tr);
 	if (e < 0)
-		die("read %s: %s", img, strerror(-e));
-	double tt = cp_sparse(copy, copy2);
-	row_add(rc, tc, tm);
-	row_add(rg, tc, tt);
+		die("read %s: %s", p->img, strerror(-e));
+	double tt = cp_sparse(p->copy, p->copy2);
+	row_add(rc, tv[V_CP], tm);
+	row_add(rg, tv[V_CP], tt);
 	row_add(rr, tr, tm);
-	note("image %s %s %s: %" PRIu64 " bytes captured; cp %.3f s, mem %.3f s, "
-	     "image reads %.3f s, tmpfs cp %.3f s",
-	     sz, dirty, pat, bytes, tc, tm, tr, tt);
-	unlink(copy);
-	unlink(copy2);
+	note("image %s %s %s: %" PRIu64 " bytes captured, %zu extents; cp "
+	     "%.3f s, mem %.3f s, image reads %.3f s, tmpfs cp %.3f s",
+	     sz, dirty, pat, bytes, r.n, tv[V_CP], tm, tr, tt);
+	if (o.apply) {
+		/* the same apply with the image and the lists on tmpfs */
+		if (write_all(p->rcopy, &text) < 0 ||
+		    write_all(p->dcopy, &dtext) < 0)
+			die("write %s", p->rcopy);
+		double ta = apply_run(p->dcopy, p->rcopy, NULL, p->copy,
+				      p->base);
+		struct row *rs = row_new(
+			"e. sdfs-apply -d … last/image BASE (SEEK_DATA) / cp "
+			"--sparse=always last/image",
+			sz, dirty, pat);
+		struct row *ra = row_new(
+			"e. sdfs-apply -d … -r last/dirty_ranges last/image "
+			"BASE / cp --sparse=always last/image",
+			sz, dirty, pat);
+		struct row *rt = row_new("e. sdfs-apply -d … -r … last/image "
+					 "BASE / the same from tmpfs",
+					 sz, dirty, pat);
+		rs->bytes = ra->bytes = rt->bytes = bytes;
+		row_add(rs, tv[V_SEEK], tv[V_CP]);
+		row_add(ra, tv[V_RANGES], tv[V_CP]);
+		row_add(rt, tv[V_RANGES], ta);
+		for (int g = 0; g < o.napply_gaps; g++) {
+			char m[128], gs[32];
+			fmt_gap(gs, sizeof(gs), o.apply_gaps[g]);
+			snprintf(m, sizeof(m),
+				 "e. sdfs-apply -d … -r … -g %s last/image "
+				 "BASE / cp --sparse=always last/image",
+				 gs);
+			struct row *rgap = row_new(m, sz, dirty, pat);
+			rgap->bytes = bytes;
+			row_add(rgap, tv[V_GAP0 + g], tv[V_CP]);
+		}
+		note("image %s %s %s: sdfs-apply %.3f s, -r %.3f s (from "
+		     "tmpfs %.3f s)",
+		     sz, dirty, pat, tv[V_SEEK], tv[V_RANGES], ta);
+		if (check_base(p) < 0) {
+			snprintf(ra->note, sizeof(ra->note),
+				 "the base differs from the memory "
+				 "(stderr)");
+		}
+	}
+	unlink(p->copy);
+	unlink(p->copy2);
 	runs_free(&r);
 	sbuf_free(&text);
+	sbuf_free(&dtext);
 }
 
 void bench_image(size_t size)
 {
-	char sz[32], clear[4200];
+	char sz[32], clear[4200], dirty[16];
+	struct img_paths p = {0};
 	struct bw w;
 
 	if (size >= (1UL << 30) && size % (1UL << 30) == 0)
 		snprintf(sz, sizeof(sz), "%zu GiB", size >> 30);
 	else
 		snprintf(sz, sizeof(sz), "%zu MiB", size >> 20);
-	/* the process, its copy and the copy of the copy on tmpfs */
-	uint64_t need = 3 * (uint64_t)size + (512UL << 20);
+	/* the process, its copy and the copy of the copy on tmpfs, and the
+	 * base sdfs-apply updates */
+	uint64_t need = (o.apply ? 4 : 3) * (uint64_t)size + (512UL << 20);
 	if (meminfo_available() < need) {
 		struct row *r = row_new("e. last/image rows", sz, "", "");
 		snprintf(r->note, sizeof(r->note),
@@ -155,7 +311,21 @@ void bench_image(size_t size)
 	}
 	if (bw_start(o.bigwork, size, 1, o.thp, false, &w) < 0)
 		die("start bigwork");
+	p.pid = w.pid;
+	p.region = w.base;
+	p.size = w.size;
 	snprintf(clear, sizeof(clear), "%s/%d/clear", mnt, (int)w.pid);
+	snprintf(p.img, sizeof(p.img), "%s/%d/last/image", mnt, (int)w.pid);
+	snprintf(p.dr, sizeof(p.dr), "%s/%d/last/dirty_ranges", mnt,
+		 (int)w.pid);
+	snprintf(p.dropped, sizeof(p.dropped), "%s/%d/last/dropped_ranges",
+		 mnt, (int)w.pid);
+	snprintf(p.copy, sizeof(p.copy), "%s/image.copy", workdir);
+	snprintf(p.copy2, sizeof(p.copy2), "%s/image.copy2", workdir);
+	snprintf(p.base, sizeof(p.base), "%s/image.base", workdir);
+	snprintf(p.rcopy, sizeof(p.rcopy), "%s/image.ranges", workdir);
+	snprintf(p.dcopy, sizeof(p.dcopy), "%s/image.dropped", workdir);
+	snprintf(p.mem, sizeof(p.mem), "/proc/%d/mem", (int)w.pid);
 	for (int run = 0; run < o.runs; run++) {
 		/* the first clear captures everything; later full rounds
 		 * write every page of the region first */
@@ -163,16 +333,24 @@ void bench_image(size_t size)
 			die("workload write");
 		if (write_clear(clear) < 0)
 			die("clear");
-		measure(w.pid, sz, "all", "");
+		measure(&p, run, sz, "all", "");
 	}
-	for (int pi = 0; pi < o.npats; pi++)
-		for (int run = 0; run < o.runs; run++) {
-			if (bw_write(&w, 10000, o.pats[pi],
-				     4242 + (uint64_t)run, NULL) < 0)
-				die("workload write");
-			if (write_clear(clear) < 0)
-				die("clear");
-			measure(w.pid, sz, "1%", o.pats[pi]);
-		}
+	for (int di = 0; di < o.nimage_dirty; di++) {
+		unsigned long ppm =
+			(unsigned long)llround(o.image_dirty[di] * 10000);
+		snprintf(dirty, sizeof(dirty), "%g%%", o.image_dirty[di]);
+		for (int pi = 0; pi < o.npats; pi++)
+			for (int run = 0; run < o.runs; run++) {
+				if (bw_write(&w, ppm, o.pats[pi],
+					     4242 + (uint64_t)run, NULL) < 0)
+					die("workload write");
+				if (write_clear(clear) < 0)
+					die("clear");
+				measure(&p, run, sz, dirty, o.pats[pi]);
+			}
+	}
+	unlink(p.base);
+	unlink(p.rcopy);
+	unlink(p.dcopy);
 	bw_stop(&w);
 }
