@@ -201,8 +201,8 @@ static void sdfs_apply_round(const struct paths *p, bool base, struct round *r)
 		    write_all(p->dcopy, &dtext) < 0)
 			die("copy %s and %s", p->dr, p->dropped);
 		apply_run(NULL, p->rcopy, NULL, p->image, p->x);
-		r->copy_tmpfs = apply_run(p->dcopy, p->rcopy, NULL, p->x,
-					  p->base);
+		r->copy_tmpfs =
+			apply_run(p->dcopy, p->rcopy, NULL, p->x, p->base);
 	}
 	sbuf_free(&text);
 	sbuf_free(&dtext);
@@ -347,8 +347,7 @@ static void epoch(struct bw *a, struct bw *b, struct chain *ch,
 	     "(tmpfs %.3f s), %" PRIu64 " pages%s",
 	     pat, kind_name[kind], c.wall, c.frozen * 1e3, c.memdump * 1e3,
 	     c.memwrite * 1e3, c.written, kind_name[kind], r.clear,
-	     r.frozen * 1e3,
-	     r.listing, r.copy, r.copy_tmpfs, r.pages,
+	     r.frozen * 1e3, r.listing, r.copy, r.copy_tmpfs, r.pages,
 	     count ? "" : " (warm-up)");
 	if (!count)
 		return;
@@ -385,8 +384,8 @@ void bench_criu(size_t size)
 	snprintf(p.pages, sizeof(p.pages), "%s/%d/last/pages", mnt, (int)b.pid);
 	snprintf(p.dr, sizeof(p.dr), "%s/%d/last/dirty_ranges", mnt,
 		 (int)b.pid);
-	snprintf(p.dropped, sizeof(p.dropped), "%s/%d/last/dropped_ranges",
-		 mnt, (int)b.pid);
+	snprintf(p.dropped, sizeof(p.dropped), "%s/%d/last/dropped_ranges", mnt,
+		 (int)b.pid);
 	snprintf(p.base, sizeof(p.base), "%s/criu-image.base", workdir);
 	snprintf(p.rcopy, sizeof(p.rcopy), "%s/criu-ranges", workdir);
 	snprintf(p.dcopy, sizeof(p.dcopy), "%s/criu-dropped", workdir);

@@ -55,8 +55,8 @@ static int read_runs(int fd, const struct runs *r, uint64_t *bytes)
 	return 0;
 }
 
-static int read_runs_of(const char *path, const struct runs *r,
-			uint64_t *bytes, double *secs)
+static int read_runs_of(const char *path, const struct runs *r, uint64_t *bytes,
+			double *secs)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -70,7 +70,8 @@ static int read_runs_of(const char *path, const struct runs *r,
 
 static double cp_sparse(const char *src, const char *dst)
 {
-	char *argv[] = {"cp", "--sparse=always", (char *)src, (char *)dst, NULL};
+	char *argv[] = {"cp", "--sparse=always", (char *)src, (char *)dst,
+			NULL};
 	double t;
 	unlink(dst);
 	int e = run_timed(argv, NULL, &t);
@@ -204,9 +205,10 @@ static void measure(const struct img_paths *p, int run, const char *sz,
 		die("stat %s: %s", p->img, strerror(errno));
 	uint64_t bytes = (uint64_t)st.st_blocks * 512;
 
-	struct row *rc = row_new("e. cp --sparse=always last/image / /proc/PID/mem "
-				 "pread of the same pages, 1 MiB",
-				 sz, dirty, pat);
+	struct row *rc =
+		row_new("e. cp --sparse=always last/image / /proc/PID/mem "
+			"pread of the same pages, 1 MiB",
+			sz, dirty, pat);
 	struct row *rg = row_new("e. cp --sparse=always last/image / cp of the "
 				 "same sparse file from tmpfs",
 				 sz, dirty, pat);
@@ -246,8 +248,8 @@ static void measure(const struct img_paths *p, int run, const char *sz,
 		if (write_all(p->rcopy, &text) < 0 ||
 		    write_all(p->dcopy, &dtext) < 0)
 			die("write %s", p->rcopy);
-		double ta = apply_run(p->dcopy, p->rcopy, NULL, p->copy,
-				      p->base);
+		double ta =
+			apply_run(p->dcopy, p->rcopy, NULL, p->copy, p->base);
 		struct row *rs = row_new(
 			"e. sdfs-apply -d … last/image BASE (SEEK_DATA) / cp "
 			"--sparse=always last/image",
@@ -306,7 +308,8 @@ void bench_image(size_t size)
 	if (meminfo_available() < need) {
 		struct row *r = row_new("e. last/image rows", sz, "", "");
 		snprintf(r->note, sizeof(r->note),
-			 "skipped: needs %" PRIu64 " MiB free memory", need >> 20);
+			 "skipped: needs %" PRIu64 " MiB free memory",
+			 need >> 20);
 		return;
 	}
 	if (bw_start(o.bigwork, size, 1, o.thp, false, &w) < 0)
@@ -318,8 +321,8 @@ void bench_image(size_t size)
 	snprintf(p.img, sizeof(p.img), "%s/%d/last/image", mnt, (int)w.pid);
 	snprintf(p.dr, sizeof(p.dr), "%s/%d/last/dirty_ranges", mnt,
 		 (int)w.pid);
-	snprintf(p.dropped, sizeof(p.dropped), "%s/%d/last/dropped_ranges",
-		 mnt, (int)w.pid);
+	snprintf(p.dropped, sizeof(p.dropped), "%s/%d/last/dropped_ranges", mnt,
+		 (int)w.pid);
 	snprintf(p.copy, sizeof(p.copy), "%s/image.copy", workdir);
 	snprintf(p.copy2, sizeof(p.copy2), "%s/image.copy2", workdir);
 	snprintf(p.base, sizeof(p.base), "%s/image.base", workdir);
