@@ -425,19 +425,22 @@ void bench_criu(size_t size)
 		for (int pi = 0; pi < o.npats; pi++) {
 			struct rows R;
 			rows_new(&R, sz, dirty, o.pats[pi]);
-			/* a fresh chain per configuration keeps CRIU's images
-			 * (and the depth of its parent chain) bounded */
-			if (ch.n > 0) {
-				chain_drop(&ch);
-				ch = (struct chain){.id = chain_ids++};
-				if (criu_predump(&ch, a.pid, &c) < 0)
-					die("criu pre-dump of %d", (int)a.pid);
-			}
 			rm_rf(p.snap);
 			rm_rf(p.snap2);
 			for (int k = 0; k < NKINDS; k++) {
 				if (k == K_APPLY && !o.apply)
 					continue;
+				/* a fresh chain per kind of round keeps CRIU's
+				 * images (and the depth of its parent chain)
+				 * bounded: with the base of the apply rounds
+				 * they must fit the guest's tmpfs */
+				if (ch.n > 0) {
+					chain_drop(&ch);
+					ch = (struct chain){.id = chain_ids++};
+					if (criu_predump(&ch, a.pid, &c) < 0)
+						die("criu pre-dump of %d",
+						    (int)a.pid);
+				}
 				for (int run = -1; run < o.runs; run++, ep++)
 					epoch(&a, &b, &ch, &p, ppm, o.pats[pi],
 					      seed++, (enum kind)k, ep % 2 == 0,
