@@ -147,7 +147,24 @@ static const char *const kind_name[] = {"image", "apply", "rsync"};
 struct round {
 	double clear, frozen, listing, copy, copy_tmpfs;
 	uint64_t pages; /* captured (from st_blocks or the listing) */
+	size_t extents; /* runs of last/dirty_ranges (read after the round) */
 };
+
+/* the number of runs of last/dirty_ranges: what the round's copy had to
+ * find (read after the timed part) */
+static size_t count_extents(const struct paths *p)
+{
+	struct sbuf text = {0};
+	struct runs ru;
+
+	if (read_whole(p->dr, &text) < 0 ||
+	    runs_parse(text.p, text.len, page_size, &ru) < 0)
+		die("read %s", p->dr);
+	size_t n = ru.n;
+	runs_free(&ru);
+	sbuf_free(&text);
+	return n;
+}
 
 static void sdfs_image_round(const struct paths *p, bool base, struct round *r)
 {
@@ -170,6 +187,7 @@ static void sdfs_image_round(const struct paths *p, bool base, struct round *r)
 			   ? (uint64_t)st.st_blocks * 512 / page_size
 			   : 0;
 	r->copy_tmpfs = base ? timed(cp2) : NAN;
+	r->extents = count_extents(p);
 }
 
 /* clear + sdfs-apply -d last/dropped_ranges -r last/dirty_ranges
@@ -194,6 +212,7 @@ static void sdfs_apply_round(const struct paths *p, bool base, struct round *r)
 	    runs_parse(text.p, text.len, page_size, &ru) < 0)
 		die("read %s", p->dr);
 	r->pages = ru.pages;
+	r->extents = ru.n;
 	runs_free(&ru);
 	if (base) {
 		if (read_whole(p->dropped, &dtext) < 0 ||
@@ -258,6 +277,7 @@ static void sdfs_rsync_round(const struct paths *p, bool base, struct round *r)
 		r->copy_tmpfs = timed(rs2);
 	}
 	sbuf_free(&list);
+	r->extents = count_extents(p);
 }
 
 /* the table's rows of one dirty share */
@@ -344,11 +364,11 @@ static void epoch(struct bw *a, struct bw *b, struct chain *ch,
 	     "%" PRIu64 " pages written); "
 	     "sdfs %s: clear %.3f s (frozen %.1f ms), listing %.3f s, copy "
 	     "%.3f s "
-	     "(tmpfs %.3f s), %" PRIu64 " pages%s",
+	     "(tmpfs %.3f s), %" PRIu64 " pages, %zu extents%s",
 	     pat, kind_name[kind], c.wall, c.frozen * 1e3, c.memdump * 1e3,
 	     c.memwrite * 1e3, c.written, kind_name[kind], r.clear,
 	     r.frozen * 1e3, r.listing, r.copy, r.copy_tmpfs, r.pages,
-	     count ? "" : " (warm-up)");
+	     r.extents, count ? "" : " (warm-up)");
 	if (!count)
 		return;
 	row_add(R->frozen, r.frozen, c.frozen);

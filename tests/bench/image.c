@@ -345,7 +345,9 @@ void bench_image(size_t size)
 		for (int pi = 0; pi < o.npats; pi++)
 			for (int run = 0; run < o.runs; run++) {
 				if (bw_write(&w, ppm, o.pats[pi],
-					     4242 + (uint64_t)run, NULL) < 0)
+					     4242 + 1000 * (uint64_t)di +
+						     (uint64_t)run,
+					     NULL) < 0)
 					die("workload write");
 				if (write_clear(clear) < 0)
 					die("clear");
