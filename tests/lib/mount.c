@@ -353,11 +353,13 @@ int mount_stop_status(Mount *m, int *died, gboolean *signalled)
 		mount_detach(m, TRUE);
 	if (c > 0) {
 		int ms = wrapper() ? EXIT_WAIT_WRAPPED_MS : EXIT_WAIT_MS;
+		/* (pidns: without the daemon's pid, the helper) */
+		pid_t d = m->daemon > 0 ? m->daemon : c;
 		if (!wait_exit(c, &status, ms)) {
 			sent = TRUE;
-			kill(m->daemon, SIGTERM);
+			kill(d, SIGTERM);
 			if (!wait_exit(c, &status, 3000)) {
-				kill(m->daemon, SIGKILL);
+				kill(d, SIGKILL);
 				kill(c, SIGKILL);
 				waitpid(c, &status, 0);
 			}
