@@ -39,22 +39,17 @@
 #include <unistd.h>
 
 #include "exact.h"
-#include "itest.h"
+#include "harness.h"
 #include "snapcheck.h"
-#include "sutil.h"
-
-/* what itest-helpers.c needs from itest-main.c */
-size_t itest_ps;
-const char *itest_workload_bin;
 
 static gboolean skip_unless_ready(void)
 {
 	g_autofree char *reason = NULL;
-	if (!su_bin) {
+	if (!tl_bin) {
 		g_test_skip("SDFS_BIN not set");
 		return TRUE;
 	}
-	if (!su_backend_usable(su_backend, &reason)) {
+	if (!tl_backend_usable(tl_backend, &reason)) {
 		g_test_skip(reason);
 		return TRUE;
 	}
@@ -129,14 +124,14 @@ static gboolean target_argv(Kind k, const char *tmp, char **bin, char **arg)
 }
 
 /* Clear, then one round of rsync; its exit code. */
-static int round_once(const SMount *m, pid_t pid, const char *rsync,
+static int round_once(const Mount *m, pid_t pid, const char *rsync,
 		      const char *snap, gboolean old, char **maps)
 {
-	g_autofree char *clear = sm_path(m, pid, "clear");
-	g_autofree char *last = sm_path(m, pid, "last");
+	g_autofree char *clear = mnt_path(m, pid, "clear");
+	g_autofree char *last = mnt_path(m, pid, "last");
 	g_autofree char *err = NULL;
 	gint64 t0 = g_get_monotonic_time();
-	int r = su_write_text(clear, "1\n");
+	int r = tl_write_text(clear, "1\n", 2);
 	if (r < 0)
 		g_error("clear %s: %s", clear, g_strerror(-r));
 	gint64 t1 = g_get_monotonic_time();
@@ -223,11 +218,9 @@ static void test_exact(gconstpointer data)
 	g_autofree char *snap = g_build_filename(tmp, "snap", NULL);
 	g_assert_no_errno(mkdir(snap, 0700));
 
-	SMount m;
-	g_autofree char *merr = NULL;
-	if (!sm_start(&m, su_backend, 0, &merr))
-		g_error("%s", merr);
-	Workload *w = wl_spawn(bin, arg, in_child, NULL);
+	Mount m;
+	mount_start(&m, NULL);
+	Workload *w = wl_spawn(bin, arg, &(WlOpts){.in_child = in_child});
 	pid_t pid = w->pid;
 	int rounds = env_int("SDFS_EXACT_ROUNDS", 8);
 	int pause_ms = env_int("SDFS_EXACT_INTERVAL_MS", 200);
@@ -299,7 +292,7 @@ static void test_exact(gconstpointer data)
 		g_test_message("gcore comparison skipped: no gdb in PATH");
 
 	wl_kill(w);
-	sm_stop_checked(&m);
+	mount_stop(&m);
 	rm_tree(tmp, 1);
 	tl_net_set_tmp(NULL);
 }
@@ -308,8 +301,7 @@ int main(int argc, char **argv)
 {
 	static const Case churn = {T_CHURN, FALSE}, py = {T_PYTHON, FALSE},
 			  pl = {T_PERL, FALSE}, old = {T_CHURN, TRUE};
-	su_init();
-	itest_ps = su_ps;
+	tl_env_init(TRUE);
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_data_func("/exact/churn", &churn, test_exact);
 	g_test_add_data_func("/exact/python3", &py, test_exact);

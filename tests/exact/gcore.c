@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "exact.h"
-#include "itest.h"
+#include "harness.h"
 
 typedef struct {
 	guint64 vaddr, filesz, offset;
@@ -51,20 +51,20 @@ static const Seg *seg_find(GArray *segs, guint64 a, size_t n)
 static void compare(const char *snap, const guint8 *core, GArray *segs,
 		    guint64 *same, guint64 *differ, guint64 *uncovered)
 {
-	g_autofree guint8 *fb = g_malloc(itest_ps);
+	g_autofree guint8 *fb = g_malloc(tl_ps);
 	g_autoptr(GPtrArray) names = list_dir(snap);
 	g_assert_nonnull(names);
 	for (guint i = 0; i < names->len; i++) {
 		const char *n = names->pdata[i];
 		guint64 a = g_ascii_strtoull(n, NULL, 16);
-		const Seg *s = seg_find(segs, a, itest_ps);
+		const Seg *s = seg_find(segs, a, tl_ps);
 		if (!s) {
 			(*uncovered)++;
 			continue;
 		}
 		g_autofree char *p = g_build_filename(snap, n, NULL);
 		g_assert_cmpint(read_page(p, fb), ==, 0);
-		if (!memcmp(fb, core + s->offset + (a - s->vaddr), itest_ps)) {
+		if (!memcmp(fb, core + s->offset + (a - s->vaddr), tl_ps)) {
 			(*same)++;
 			continue;
 		}

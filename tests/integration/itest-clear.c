@@ -10,7 +10,7 @@
 
 #include "itest.h"
 
-#define P(n) ((guint64)(n)*itest_ps)
+#define P(n) ((guint64)(n) * tl_ps)
 
 static char *lines2(char *a, char *b)
 {
@@ -43,11 +43,11 @@ static void test_epoch_counter(Fx *fx, gconstpointer d)
 {
 	FX_REQUIRE(fx);
 	Workload *w = fx_workload(fx);
-	g_autofree char *p = fx_path(fx, w->pid, "clear");
+	g_autofree char *p = mnt_path(&fx->m, w->pid, "clear");
 	const char *good[] = {"1", "4", "1\n", "4\n"};
 	g_assert_cmpuint(read_epoch(&fx->m, w->pid), ==, 0);
 	for (gsize i = 0; i < G_N_ELEMENTS(good); i++) {
-		int r = write_text(p, good[i], strlen(good[i]));
+		int r = tl_write_text(p, good[i], strlen(good[i]));
 		if (r < 0)
 			g_error("write '%s' to clear: %s",
 				g_strescape(good[i], NULL), g_strerror(-r));
@@ -73,8 +73,8 @@ static void test_invalid(Fx *fx, gconstpointer d)
 	g_free(wl_cmd(w, "fill a 0 4 1"));
 	do_clear(&fx->m, w->pid);
 	g_free(wl_cmd(w, "write a 1 2"));
-	g_autofree char *p = fx_path(fx, w->pid, "clear");
-	g_autofree char *lp = fx_path(fx, w->pid, "last/dirty_ranges");
+	g_autofree char *p = mnt_path(&fx->m, w->pid, "clear");
+	g_autofree char *lp = mnt_path(&fx->m, w->pid, "last/dirty_ranges");
 	g_autofree char *last0 = read_text(lp, NULL);
 	g_autofree char *want = rline(a + P(1), 1, "rw-p", NULL);
 	static const struct {
@@ -88,7 +88,7 @@ static void test_invalid(Fx *fx, gconstpointer d)
 		{"01", 2},   {"4 \n", 3},
 	};
 	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
-		int r = write_text(p, bad[i].s, bad[i].len);
+		int r = tl_write_text(p, bad[i].s, bad[i].len);
 		if (r != -EINVAL)
 			g_error("write '%s' to clear: want EINVAL, got %s",
 				g_strescape(bad[i].s, NULL),
@@ -96,7 +96,7 @@ static void test_invalid(Fx *fx, gconstpointer d)
 		g_assert_cmpuint(read_epoch(&fx->m, w->pid), ==, 1);
 	}
 	/* a zero-length write changes nothing */
-	g_assert_cmpint(write_text(p, "", 0), ==, 0);
+	g_assert_cmpint(tl_write_text(p, "", 0), ==, 0);
 	g_assert_cmpuint(read_epoch(&fx->m, w->pid), ==, 1);
 	g_autofree char *got =
 		ranges_read_in(&fx->m, w->pid, "dirty_ranges", a, a + P(4));
@@ -115,7 +115,7 @@ static void test_shell_echo(Fx *fx, gconstpointer d)
 		return;
 	}
 	Workload *w = fx_workload(fx);
-	g_autofree char *p = fx_path(fx, w->pid, "clear");
+	g_autofree char *p = mnt_path(&fx->m, w->pid, "clear");
 	g_autofree char *qp = g_shell_quote(p);
 	g_autofree char *script =
 		g_strdup_printf("echo 1 > %s && echo 4 > %s", qp, qp);
@@ -157,7 +157,7 @@ static void test_exact_ranges(Fx *fx, gconstpointer d)
 		for (gsize i = 0; i < G_N_ELEMENTS(idx); i++) {
 			g_autofree char *n = page_name(base[r] + P(idx[i]));
 			g_autofree char *rel = g_strdup_printf("pages/%s", n);
-			g_autofree char *p = fx_path(fx, w->pid, rel);
+			g_autofree char *p = mnt_path(&fx->m, w->pid, rel);
 			guint8 buf[65536];
 			g_assert_cmpint(read_page(p, buf), ==, 0);
 			assert_pattern(buf, byte[r], idx[i]);
@@ -241,7 +241,7 @@ static void test_paths(Fx *fx, gconstpointer d)
 		g_assert_cmpstr(got, ==, exp);
 		g_autofree char *pn = page_name(base + P(2));
 		g_autofree char *rel = g_strdup_printf("pages/%s", pn);
-		g_autofree char *pp = fx_path(fx, w->pid, rel);
+		g_autofree char *pp = mnt_path(&fx->m, w->pid, rel);
 		guint8 buf[65536];
 		g_assert_cmpint(read_page(pp, buf), ==, 0);
 		assert_pattern(buf, 7, 2);
@@ -257,7 +257,7 @@ static void test_open_once(Fx *fx, gconstpointer d)
 	g_free(wl_cmd(w, "fill a 0 8 1"));
 	do_clear(&fx->m, w->pid);
 	g_free(wl_cmd(w, "write a 1 2"));
-	g_autofree char *p = fx_path(fx, w->pid, "dirty_ranges");
+	g_autofree char *p = mnt_path(&fx->m, w->pid, "dirty_ranges");
 	int fd = open(p, O_RDONLY);
 	g_assert_no_errno(fd);
 	char first[10];
@@ -312,13 +312,13 @@ static void test_stopped_empty(Fx *fx, gconstpointer d)
 	g_usleep(50000);
 	g_assert_true(all_threads_state(w->pid, 'T'));
 
-	g_autofree char *p = fx_path(fx, w->pid, "dirty_ranges");
+	g_autofree char *p = mnt_path(&fx->m, w->pid, "dirty_ranges");
 	gsize len = 1;
 	g_autofree char *t = read_text(p, &len);
 	g_assert_nonnull(t);
 	g_assert_cmpstr(t, ==, "");
 	g_assert_cmpuint(len, ==, 0);
-	g_autofree char *pd = fx_path(fx, w->pid, "pages");
+	g_autofree char *pd = mnt_path(&fx->m, w->pid, "pages");
 	g_autoptr(GPtrArray) names = list_dir(pd);
 	g_assert_nonnull(names);
 	g_assert_cmpuint(names->len, ==, 0);

@@ -16,7 +16,7 @@
 
 #include "itest.h"
 
-#define P(n) ((guint64)(n)*itest_ps)
+#define P(n) ((guint64)(n) * tl_ps)
 #define TMPFS_MAGIC 0x01021994
 
 typedef struct {
@@ -27,7 +27,7 @@ typedef struct {
  * image must have. *pages: their pages. */
 static GArray *expected_extents(Fx *fx, pid_t pid, guint64 *pages)
 {
-	g_autofree char *p = fx_path(fx, pid, "last/dirty_ranges");
+	g_autofree char *p = mnt_path(&fx->m, pid, "last/dirty_ranges");
 	g_autofree char *text = read_text(p, NULL);
 	g_autoptr(GArray) r = ranges_parse(text);
 	GArray *e = g_array_new(FALSE, FALSE, sizeof(Ext));
@@ -77,10 +77,10 @@ static void assert_zero(const guint8 *b, gsize n, guint64 at)
  */
 static GArray *check_image(Fx *fx, pid_t pid)
 {
-	g_autofree char *img = fx_path(fx, pid, "last/image");
+	g_autofree char *img = mnt_path(&fx->m, pid, "last/image");
 	guint64 pages;
 	GArray *want = expected_extents(fx, pid, &pages);
-	guint8 *a = g_malloc(2 * itest_ps), *b = g_malloc(itest_ps);
+	guint8 *a = g_malloc(2 * tl_ps), *b = g_malloc(tl_ps);
 	struct stat st;
 
 	g_assert_cmpint(kill(pid, SIGSTOP), ==, 0);
@@ -93,7 +93,7 @@ static GArray *check_image(Fx *fx, pid_t pid)
 	guint64 size =
 		want->len ? g_array_index(want, Ext, want->len - 1).end : 0;
 	g_assert_cmpuint((guint64)st.st_size, ==, size);
-	g_assert_cmpuint((guint64)st.st_blocks, ==, pages * (itest_ps / 512));
+	g_assert_cmpuint((guint64)st.st_blocks, ==, pages * (tl_ps / 512));
 
 	g_autoptr(GArray) got = seek_extents(fd);
 	g_assert_cmpuint(got->len, ==, want->len);
@@ -106,36 +106,36 @@ static GArray *check_image(Fx *fx, pid_t pid)
 	guint64 prev_end = 0;
 	for (guint i = 0; i < want->len; i++) {
 		Ext *x = &g_array_index(want, Ext, i);
-		for (guint64 pa = x->start; pa < x->end; pa += itest_ps) {
+		for (guint64 pa = x->start; pa < x->end; pa += tl_ps) {
 			g_autofree char *n = page_name(pa);
 			g_autofree char *rel =
 				g_strdup_printf("last/pages/%s", n);
-			g_autofree char *pp = fx_path(fx, pid, rel);
+			g_autofree char *pp = mnt_path(&fx->m, pid, rel);
 			g_assert_cmpint(read_page(pp, b), ==, 0);
-			g_assert_cmpint(pread(fd, a, itest_ps, (off_t)pa), ==,
-					(ssize_t)itest_ps);
-			if (memcmp(a, b, itest_ps))
+			g_assert_cmpint(pread(fd, a, tl_ps, (off_t)pa), ==,
+					(ssize_t)tl_ps);
+			if (memcmp(a, b, tl_ps))
 				g_error("image at %s differs from last/pages/",
 					n);
 		}
 		/* the hole before it, and one read across into the data */
 		if (x->start > prev_end) {
-			g_assert_cmpint(pread(fd, a, 2 * itest_ps,
-					      (off_t)(x->start - itest_ps)),
-					==, (ssize_t)(2 * itest_ps));
-			assert_zero(a, itest_ps, x->start - itest_ps);
-			g_assert_cmpint(pread(fd, b, itest_ps, (off_t)x->start),
-					==, (ssize_t)itest_ps);
-			g_assert_cmpmem(a + itest_ps, itest_ps, b, itest_ps);
-			g_assert_cmpint(pread(fd, a, itest_ps, (off_t)prev_end),
-					==, (ssize_t)itest_ps);
-			assert_zero(a, itest_ps, prev_end);
+			g_assert_cmpint(pread(fd, a, 2 * tl_ps,
+					      (off_t)(x->start - tl_ps)),
+					==, (ssize_t)(2 * tl_ps));
+			assert_zero(a, tl_ps, x->start - tl_ps);
+			g_assert_cmpint(pread(fd, b, tl_ps, (off_t)x->start),
+					==, (ssize_t)tl_ps);
+			g_assert_cmpmem(a + tl_ps, tl_ps, b, tl_ps);
+			g_assert_cmpint(pread(fd, a, tl_ps, (off_t)prev_end),
+					==, (ssize_t)tl_ps);
+			assert_zero(a, tl_ps, prev_end);
 		}
 		prev_end = x->end;
 	}
 	/* the end */
-	g_assert_cmpint(pread(fd, a, itest_ps, (off_t)size), ==, 0);
-	g_assert_cmpint(pread(fd, a, itest_ps, (off_t)size + 12345), ==, 0);
+	g_assert_cmpint(pread(fd, a, tl_ps, (off_t)size), ==, 0);
+	g_assert_cmpint(pread(fd, a, tl_ps, (off_t)size + 12345), ==, 0);
 	g_assert_cmpint(lseek(fd, (off_t)size, SEEK_DATA), ==, -1);
 	g_assert_cmpint(errno, ==, ENXIO);
 	close(fd);
@@ -150,7 +150,7 @@ static void test_empty(Fx *fx, gconstpointer d)
 {
 	FX_REQUIRE(fx);
 	Workload *w = fx_workload(fx);
-	g_autofree char *img = fx_path(fx, w->pid, "last/image");
+	g_autofree char *img = mnt_path(&fx->m, w->pid, "last/image");
 	struct stat st;
 	char c;
 
@@ -196,7 +196,7 @@ static void test_rounds(Fx *fx, gconstpointer d)
 		for (guint i = 0; i < e->len; i++) {
 			Ext *x = &g_array_index(e, Ext, i);
 			if (x->start >= a && x->end <= a + P(32))
-				in_a += (x->end - x->start) / itest_ps;
+				in_a += (x->end - x->start) / tl_ps;
 		}
 		g_assert_cmpuint(in_a, ==, 3);
 	}
@@ -207,12 +207,12 @@ static void test_rounds(Fx *fx, gconstpointer d)
 	g_free(wl_cmd(w, "mprotect b 1 1 none"));
 	do_clear(&fx->m, w->pid);
 	g_autoptr(GArray) e2 = check_image(fx, w->pid);
-	g_autofree char *img = fx_path(fx, w->pid, "last/image");
+	g_autofree char *img = mnt_path(&fx->m, w->pid, "last/image");
 	int fd = open(img, O_RDONLY);
 	g_assert_no_errno(fd);
-	guint8 *buf = g_malloc(itest_ps);
-	g_assert_cmpint(pread(fd, buf, itest_ps, (off_t)(b + P(1))), ==,
-			(ssize_t)itest_ps);
+	guint8 *buf = g_malloc(tl_ps);
+	g_assert_cmpint(pread(fd, buf, tl_ps, (off_t)(b + P(1))), ==,
+			(ssize_t)tl_ps);
 	assert_pattern(buf, 77, 1);
 	close(fd);
 	g_free(buf);
@@ -230,12 +230,12 @@ static void test_vanished_and_kept(Fx *fx, gconstpointer d)
 	g_free(wl_cmd(w, "write c 2 10"));
 	g_free(wl_cmd(w, "write c 5 11"));
 	do_clear(&fx->m, w->pid);
-	g_autofree char *img = fx_path(fx, w->pid, "last/image");
+	g_autofree char *img = mnt_path(&fx->m, w->pid, "last/image");
 	int fd = open(img, O_RDONLY);
 	g_assert_no_errno(fd);
-	guint8 *buf = g_malloc(4 * itest_ps);
-	g_assert_cmpint(pread(fd, buf, itest_ps, (off_t)(c + P(2))), ==,
-			(ssize_t)itest_ps);
+	guint8 *buf = g_malloc(4 * tl_ps);
+	g_assert_cmpint(pread(fd, buf, tl_ps, (off_t)(c + P(2))), ==,
+			(ssize_t)tl_ps);
 	assert_pattern(buf, 10, 2);
 
 	/* another clear: this open file keeps the two pages */
@@ -253,12 +253,12 @@ static void test_vanished_and_kept(Fx *fx, gconstpointer d)
 
 	/* unmapped: zeros, never an error */
 	g_free(wl_cmd(w, "munmap c"));
-	g_assert_cmpint(pread(fd, buf, 4 * itest_ps, (off_t)(c + P(2))), ==,
-			(ssize_t)(4 * itest_ps));
-	assert_zero(buf, 4 * itest_ps, c + P(2));
-	g_assert_cmpint(pread(fd2, buf, itest_ps, (off_t)(c + P(7))), ==,
-			(ssize_t)itest_ps);
-	assert_zero(buf, itest_ps, c + P(7));
+	g_assert_cmpint(pread(fd, buf, 4 * tl_ps, (off_t)(c + P(2))), ==,
+			(ssize_t)(4 * tl_ps));
+	assert_zero(buf, 4 * tl_ps, c + P(2));
+	g_assert_cmpint(pread(fd2, buf, tl_ps, (off_t)(c + P(7))), ==,
+			(ssize_t)tl_ps);
+	assert_zero(buf, tl_ps, c + P(7));
 	close(fd);
 	close(fd2);
 	g_free(buf);
@@ -309,18 +309,18 @@ static void rm_dir(char *d)
 static void compare_copy(const char *copy, pid_t pid, GArray *ext, guint64 size)
 {
 	struct stat st;
-	guint8 *a = g_malloc(itest_ps), *b = g_malloc(itest_ps);
+	guint8 *a = g_malloc(tl_ps), *b = g_malloc(tl_ps);
 	int fd = open(copy, O_RDONLY);
 	g_assert_no_errno(fd);
 	g_assert_no_errno(fstat(fd, &st));
 	g_assert_cmpuint((guint64)st.st_size, ==, size);
 	for (guint i = 0; i < ext->len; i++) {
 		Ext *x = &g_array_index(ext, Ext, i);
-		for (guint64 pa = x->start; pa < x->end; pa += itest_ps) {
-			g_assert_cmpint(pread(fd, a, itest_ps, (off_t)pa), ==,
-					(ssize_t)itest_ps);
-			read_mem(pid, pa, b, itest_ps);
-			if (memcmp(a, b, itest_ps))
+		for (guint64 pa = x->start; pa < x->end; pa += tl_ps) {
+			g_assert_cmpint(pread(fd, a, tl_ps, (off_t)pa), ==,
+					(ssize_t)tl_ps);
+			read_mem(pid, pa, b, tl_ps);
+			if (memcmp(a, b, tl_ps))
 				g_error("copy %s differs from memory at "
 					"%" G_GINT64_MODIFIER "x",
 					copy, pa);
@@ -337,7 +337,7 @@ static void test_cp_sparse(Fx *fx, gconstpointer d)
 {
 	FX_REQUIRE(fx);
 	Workload *w = fx_workload(fx);
-	g_autofree char *img = fx_path(fx, w->pid, "last/image");
+	g_autofree char *img = mnt_path(&fx->m, w->pid, "last/image");
 	wl_addr(w, "map a 16");
 	g_free(wl_cmd(w, "fill a 0 16 3"));
 	do_clear(&fx->m, w->pid);
@@ -385,9 +385,10 @@ static void test_apply(Fx *fx, gconstpointer d)
 		return;
 	}
 	Workload *w = fx_workload(fx);
-	g_autofree char *img = fx_path(fx, w->pid, "last/image");
-	g_autofree char *dropped = fx_path(fx, w->pid, "last/dropped_ranges");
-	g_autofree char *ranges = fx_path(fx, w->pid, "last/dirty_ranges");
+	g_autofree char *img = mnt_path(&fx->m, w->pid, "last/image");
+	g_autofree char *dropped =
+		mnt_path(&fx->m, w->pid, "last/dropped_ranges");
+	g_autofree char *ranges = mnt_path(&fx->m, w->pid, "last/dirty_ranges");
 	guint64 a = wl_addr(w, "map a 16");
 	g_free(wl_cmd(w, "fill a 0 16 3"));
 	do_clear(&fx->m, w->pid);

@@ -13,12 +13,12 @@
 
 #include "itest.h"
 
-#define P(n) ((guint64)(n) * itest_ps)
+#define P(n) ((guint64)(n) * tl_ps)
 
 /* The names of last/changes within [start, end), one per line. */
 static char *changes_in(Fx *fx, pid_t pid, guint64 start, guint64 end)
 {
-	g_autofree char *p = fx_path(fx, pid, "last/changes");
+	g_autofree char *p = mnt_path(&fx->m, pid, "last/changes");
 	g_autofree char *text = read_text(p, NULL);
 	g_assert_nonnull(text);
 	GString *g = g_string_new(NULL);
@@ -123,12 +123,12 @@ static void test_changes_pieces(Fx *fx, gconstpointer d)
 	wl_do(w, "madvise a 40 10 dontneed");
 	do_clear(&fx->m, w->pid);
 
-	g_autofree char *cp = fx_path(fx, w->pid, "last/changes");
+	g_autofree char *cp = mnt_path(&fx->m, w->pid, "last/changes");
 	gsize len;
 	g_autofree char *whole = read_text(cp, &len);
 	g_assert_nonnull(whole);
-	g_autofree char *dp = fx_path(fx, w->pid, "last/dirty_ranges");
-	g_autofree char *xp = fx_path(fx, w->pid, "last/dropped_ranges");
+	g_autofree char *dp = mnt_path(&fx->m, w->pid, "last/dirty_ranges");
+	g_autofree char *xp = mnt_path(&fx->m, w->pid, "last/dropped_ranges");
 	g_autofree char *dt = read_text(dp, NULL);
 	g_autofree char *xt = read_text(xp, NULL);
 	g_autoptr(GArray) dr = ranges_parse(dt);
@@ -213,10 +213,10 @@ static void test_maps(Fx *fx, gconstpointer d)
 {
 	FX_REQUIRE(fx);
 	Workload *w = fx_workload(fx);
-	g_autofree char *lm = fx_path(fx, w->pid, "last/maps");
+	g_autofree char *lm = mnt_path(&fx->m, w->pid, "last/maps");
 	g_autofree char *empty = read_text(lm, NULL);
 	g_assert_cmpstr(empty, ==, "");
-	g_autofree char *cl = fx_path(fx, w->pid, "last/changes");
+	g_autofree char *cl = mnt_path(&fx->m, w->pid, "last/changes");
 	g_autofree char *noch = read_text(cl, NULL);
 	g_assert_cmpstr(noch, ==, "");
 
@@ -265,7 +265,7 @@ static void test_vanish(Fx *fx, gconstpointer d)
 	}
 	/* still listed (the capture), and still not to be opened (a listing
 	 * may let the kernel keep an entry: the open is always asked) */
-	g_autofree char *lpd = fx_path(fx, w->pid, "last/pages");
+	g_autofree char *lpd = mnt_path(&fx->m, w->pid, "last/pages");
 	g_autoptr(GPtrArray) names_now = list_dir(lpd);
 	g_assert_nonnull(names_now);
 	for (int i = 0; i < 4; i++) {
@@ -278,7 +278,7 @@ static void test_vanish(Fx *fx, gconstpointer d)
 	}
 	/* the file opened before reads what the page held at its open */
 	guint8 buf[65536];
-	g_assert_cmpint(pread(fd, buf, itest_ps, 0), ==, (ssize_t)itest_ps);
+	g_assert_cmpint(pread(fd, buf, tl_ps, 0), ==, (ssize_t)tl_ps);
 	assert_pattern(buf, 1, 0);
 	close(fd);
 }

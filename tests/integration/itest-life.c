@@ -13,7 +13,7 @@
 
 #include "itest.h"
 
-#define P(n) ((guint64)(n)*itest_ps)
+#define P(n) ((guint64)(n) * tl_ps)
 
 static void assert_page(const Mount *m, pid_t pid, guint64 addr, unsigned byte,
 			guint64 idx)
@@ -49,7 +49,7 @@ static void test_exec(Fx *fx, gconstpointer d)
 	g_assert_cmpstr(ready, ==, want);
 	g_free(wl_cmd(w, "pid"));
 
-	g_autofree char *p = fx_path(fx, w->pid, "dirty_ranges");
+	g_autofree char *p = mnt_path(&fx->m, w->pid, "dirty_ranges");
 	g_autofree char *t = read_text(p, NULL);
 	g_assert_nonnull(t);
 	g_autoptr(GArray) r = ranges_parse(t);
@@ -68,8 +68,8 @@ static void test_exec(Fx *fx, gconstpointer d)
 	guint8 buf[65536], mem[65536];
 	g_autofree char *pp = page_path(&fx->m, w->pid, "pages", x->start);
 	g_assert_cmpint(read_page(pp, buf), ==, 0);
-	read_mem(w->pid, x->start, mem, itest_ps);
-	g_assert_cmpmem(buf, itest_ps, mem, itest_ps);
+	read_mem(w->pid, x->start, mem, tl_ps);
+	g_assert_cmpmem(buf, tl_ps, mem, tl_ps);
 }
 
 /* A forked child is its own directory, in epoch 0 with its own pages. */
@@ -261,7 +261,7 @@ static void test_read_only_touched(Fx *fx, gconstpointer d)
 	/* sdfs(5): uffd before 6.18 may list file pages first faulted in
 	 * after the clear (page 1), nothing else */
 	g_autofree char *allowed = rline(f + P(1), 1, "rw-p", real);
-	if (!strcmp(itest_backend_effective(itest_backend), "uffd") &&
+	if (!strcmp(tl_backend_effective(tl_backend), "uffd") &&
 	    kernel_older_than(6, 18) && !strcmp(rf1, allowed))
 		g_test_message("uffd < 6.18: read-faulted file page listed");
 	else
@@ -280,11 +280,11 @@ static void test_thp(Fx *fx, gconstpointer d)
 		return;
 	}
 	Workload *w = fx_workload(fx);
-	guint64 hp = (2u << 20) / itest_ps;
+	guint64 hp = (2u << 20) / tl_ps;
 	guint64 t = wl_addr(w, "thp t 4");
 	g_free(wl_cmd(w, "poke t 0 1"));
 	g_free(wl_cmd(w, "poke t %" G_GUINT64_FORMAT " 1", hp));
-	g_autofree char *p = fx_path(fx, w->pid, "dirty_ranges");
+	g_autofree char *p = mnt_path(&fx->m, w->pid, "dirty_ranges");
 	for (int round = 0; round < 2; round++) {
 		if (round == 1) {
 			do_clear(&fx->m, w->pid);
@@ -301,7 +301,7 @@ static void test_thp(Fx *fx, gconstpointer d)
 			guint64 pa = g_array_index(pages, guint64, i);
 			if (pa < t || pa >= t + P(2 * hp))
 				continue;
-			guint64 idx = (pa - t) / itest_ps;
+			guint64 idx = (pa - t) / tl_ps;
 			if (round == 1 && idx >= hp)
 				g_error("page %" G_GUINT64_FORMAT
 					" of the second huge page listed",
@@ -352,9 +352,9 @@ static void test_exit(Fx *fx, gconstpointer d)
 	guint64 a = wl_addr(w, "map a 4");
 	g_free(wl_cmd(w, "fill a 0 4 1"));
 	g_autofree char *pp = page_path(&fx->m, pid, "pages", a);
-	g_autofree char *cp = fx_path(fx, pid, "clear");
-	g_autofree char *dp = fx_path(fx, pid, "dirty_ranges");
-	g_autofree char *dir = fx_path(fx, pid, NULL);
+	g_autofree char *cp = mnt_path(&fx->m, pid, "clear");
+	g_autofree char *dp = mnt_path(&fx->m, pid, "dirty_ranges");
+	g_autofree char *dir = mnt_path(&fx->m, pid, NULL);
 	int pfd = open(pp, O_RDONLY);
 	g_assert_no_errno(pfd);
 	int cfd = open(cp, O_WRONLY);
@@ -376,7 +376,7 @@ static void test_exit(Fx *fx, gconstpointer d)
 	g_assert_false(
 		g_ptr_array_find_with_equal_func(root, s, g_str_equal, NULL));
 	guint8 buf[65536];
-	ssize_t rr = pread(pfd, buf, itest_ps, 0);
+	ssize_t rr = pread(pfd, buf, tl_ps, 0);
 	int re = errno;
 	ssize_t wr = write(cfd, "1\n", 2);
 	int we = errno;

@@ -11,7 +11,7 @@
 
 #include "itest.h"
 
-#define P(n) ((guint64)(n)*itest_ps)
+#define P(n) ((guint64)(n) * tl_ps)
 
 static void assert_errno_in(const char *what, int r, int e, const int *ok,
 			    gsize n)
@@ -31,7 +31,7 @@ static void test_content(Fx *fx, gconstpointer d)
 	Workload *w = fx_workload(fx);
 	guint64 a = wl_addr(w, "map a 8");
 	g_free(wl_cmd(w, "fill a 0 8 11"));
-	guint8 *buf = g_malloc(2 * itest_ps);
+	guint8 *buf = g_malloc(2 * tl_ps);
 	for (int i = 0; i < 8; i++) {
 		g_autofree char *p = page_path(&fx->m, w->pid, "pages", a + P(i));
 		g_assert_cmpint(read_page(p, buf), ==, 0);
@@ -40,17 +40,16 @@ static void test_content(Fx *fx, gconstpointer d)
 	g_autofree char *p3 = page_path(&fx->m, w->pid, "pages", a + P(3));
 	int fd = open(p3, O_RDONLY);
 	g_assert_no_errno(fd);
-	g_assert_cmpint(pread(fd, buf, 100, itest_ps - 50), ==, 50);
+	g_assert_cmpint(pread(fd, buf, 100, tl_ps - 50), ==, 50);
 	for (int i = 0; i < 50; i++)
-		g_assert_cmpuint(buf[i], ==,
-				 sdfs_pattern(11, 3, itest_ps - 50 + i));
-	g_assert_cmpint(pread(fd, buf, 100, itest_ps), ==, 0);
-	g_assert_cmpint(pread(fd, buf, 100, 3 * itest_ps), ==, 0);
-	g_assert_cmpint(pread(fd, buf, 2 * itest_ps, 0), ==, itest_ps);
+		g_assert_cmpuint(buf[i], ==, pat_byte(11, 3, tl_ps - 50 + i));
+	g_assert_cmpint(pread(fd, buf, 100, tl_ps), ==, 0);
+	g_assert_cmpint(pread(fd, buf, 100, 3 * tl_ps), ==, 0);
+	g_assert_cmpint(pread(fd, buf, 2 * tl_ps, 0), ==, tl_ps);
 	assert_pattern(buf, 11, 3);
 	/* live: the same open file sees a later write */
 	g_free(wl_cmd(w, "write a 3 12"));
-	g_assert_cmpint(pread(fd, buf, itest_ps, 0), ==, itest_ps);
+	g_assert_cmpint(pread(fd, buf, tl_ps, 0), ==, tl_ps);
 	assert_pattern(buf, 12, 3);
 	close(fd);
 	g_free(buf);
@@ -115,9 +114,9 @@ static void test_last_empty(Fx *fx, gconstpointer d)
 	Workload *w = fx_workload(fx);
 	g_free(wl_cmd(w, "map a 4"));
 	g_free(wl_cmd(w, "fill a 0 4 1"));
-	g_autofree char *ld = fx_path(fx, w->pid, "last");
-	g_autofree char *lr = fx_path(fx, w->pid, "last/dirty_ranges");
-	g_autofree char *lp = fx_path(fx, w->pid, "last/pages");
+	g_autofree char *ld = mnt_path(&fx->m, w->pid, "last");
+	g_autofree char *lr = mnt_path(&fx->m, w->pid, "last/dirty_ranges");
+	g_autofree char *lp = mnt_path(&fx->m, w->pid, "last/pages");
 	g_autoptr(GPtrArray) e = list_dir(ld);
 	g_assert_nonnull(e);
 	struct stat st;
@@ -152,7 +151,7 @@ static void parse_time(const char *v, gint64 *sec, gint64 *nsec)
 
 static guint64 count_of(Fx *fx, pid_t pid, const char *file)
 {
-	g_autofree char *p = fx_path(fx, pid, file);
+	g_autofree char *p = mnt_path(&fx->m, pid, file);
 	g_autofree char *t = read_text(p, NULL);
 	g_assert_nonnull(t);
 	g_autoptr(GArray) r = ranges_parse(t);
@@ -167,8 +166,8 @@ static void test_last_captured(Fx *fx, gconstpointer d)
 	guint64 a = wl_addr(w, "map a 8");
 	g_free(wl_cmd(w, "fill a 0 8 1"));
 	g_free(wl_cmd(w, "pid"));
-	g_autofree char *dp = fx_path(fx, w->pid, "dirty_ranges");
-	g_autofree char *lp = fx_path(fx, w->pid, "last/dirty_ranges");
+	g_autofree char *dp = mnt_path(&fx->m, w->pid, "dirty_ranges");
+	g_autofree char *lp = mnt_path(&fx->m, w->pid, "last/dirty_ranges");
 	g_autofree char *before = read_text(dp, NULL);
 	g_assert_nonnull(before);
 	do_clear(&fx->m, w->pid);
@@ -177,7 +176,7 @@ static void test_last_captured(Fx *fx, gconstpointer d)
 
 	g_autoptr(GArray) r = ranges_parse(last);
 	g_autoptr(GArray) want = ranges_pages(r);
-	g_autofree char *lpd = fx_path(fx, w->pid, "last/pages");
+	g_autofree char *lpd = mnt_path(&fx->m, w->pid, "last/pages");
 	g_autoptr(GPtrArray) names = list_dir(lpd);
 	g_assert_nonnull(names);
 	g_assert_cmpuint(names->len, ==, want->len);
@@ -221,7 +220,7 @@ static void test_last_unmapped(Fx *fx, gconstpointer d)
 	g_free(wl_cmd(w, "fill a 0 4 1"));
 	do_clear(&fx->m, w->pid);
 	g_free(wl_cmd(w, "munmap a"));
-	g_autofree char *lpd = fx_path(fx, w->pid, "last/pages");
+	g_autofree char *lpd = mnt_path(&fx->m, w->pid, "last/pages");
 	g_autoptr(GPtrArray) names = list_dir(lpd);
 	g_assert_nonnull(names);
 	g_autofree char *n = page_name(a + P(1));
@@ -248,7 +247,7 @@ static void test_status(Fx *fx, gconstpointer d)
 			      "cleared_at", "frozen_us", "dirty_pages",
 			      "last_pages"};
 	g_autofree char *pid = g_strdup_printf("%d", w->pid);
-	const char *backend = itest_backend_effective(itest_backend);
+	const char *backend = tl_backend_effective(tl_backend);
 
 	for (int round = 0; round < 3; round++) {
 		gint64 t0 = g_get_real_time() / G_USEC_PER_SEC;
@@ -309,7 +308,7 @@ static void test_read_only(Fx *fx, gconstpointer d)
 			       pg, lpg};
 	const int ok[] = {EROFS, EPERM, EACCES};
 	for (gsize i = 0; i < G_N_ELEMENTS(files); i++) {
-		g_autofree char *p = fx_path(fx, w->pid, files[i]);
+		g_autofree char *p = mnt_path(&fx->m, w->pid, files[i]);
 		g_autofree char *before = read_text(p, NULL);
 		g_assert_nonnull(before);
 		for (int mode = 0; mode < 2; mode++) {
@@ -327,11 +326,11 @@ static void test_read_only(Fx *fx, gconstpointer d)
 	}
 	/* nothing can be created, removed or renamed */
 	const int ok2[] = {EROFS, EPERM, EACCES, ENOSYS};
-	g_autofree char *dir = fx_path(fx, w->pid, NULL);
-	g_autofree char *nf = fx_path(fx, w->pid, "newfile");
+	g_autofree char *dir = mnt_path(&fx->m, w->pid, NULL);
+	g_autofree char *nf = mnt_path(&fx->m, w->pid, "newfile");
 	g_autofree char *rf = g_build_filename(fx->m.mnt, "newfile", NULL);
-	g_autofree char *clear = fx_path(fx, w->pid, "clear");
-	g_autofree char *pages = fx_path(fx, w->pid, "pages");
+	g_autofree char *clear = mnt_path(&fx->m, w->pid, "clear");
+	g_autofree char *pages = mnt_path(&fx->m, w->pid, "pages");
 	int r = open(nf, O_CREAT | O_WRONLY, 0600);
 	assert_errno_in("create in PID dir", r, errno, ok2, G_N_ELEMENTS(ok2));
 	r = open(rf, O_CREAT | O_WRONLY, 0600);
@@ -363,7 +362,7 @@ static void test_unknown_names(Fx *fx, gconstpointer d)
 		"pages/zzz", "pages/0x1000", "last/pages/zzz", "pages/-1",
 		"status/x",  "clear/x",	     "last/last",      ".hidden"};
 	for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
-		g_autofree char *p = fx_path(fx, w->pid, names[i]);
+		g_autofree char *p = mnt_path(&fx->m, w->pid, names[i]);
 		struct stat st;
 		int r = stat(p, &st);
 		int e = errno;

@@ -13,7 +13,7 @@
 
 #include "itest.h"
 
-#define P(n) ((guint64)(n)*itest_ps)
+#define P(n) ((guint64)(n) * tl_ps)
 #define THREADS 4
 
 /* Copy every page of last/pages within [lo, hi) into snap (addr -> page). */
@@ -31,7 +31,7 @@ static guint copy_last(const Mount *m, pid_t pid, GHashTable *snap, guint64 lo,
 		if (a < lo || a >= hi)
 			continue;
 		g_autofree char *p = g_build_filename(dir, n, NULL);
-		guint8 *buf = g_malloc(itest_ps);
+		guint8 *buf = g_malloc(tl_ps);
 		int r = read_page(p, buf);
 		if (r < 0)
 			g_error("read %s: %s", p, g_strerror(-r));
@@ -70,7 +70,7 @@ static gint64 budget_us(void)
 static void compare_with_memory(GHashTable *snap, pid_t pid, guint64 base,
 				guint64 pages)
 {
-	guint8 *mem = g_malloc(itest_ps);
+	guint8 *mem = g_malloc(tl_ps);
 	for (guint64 i = 0; i < pages; i++) {
 		guint64 a = base + P(i);
 		const guint8 *s = g_hash_table_lookup(snap, &a);
@@ -78,8 +78,8 @@ static void compare_with_memory(GHashTable *snap, pid_t pid, guint64 base,
 			g_error("page %" G_GUINT64_FORMAT
 				" (%016" G_GINT64_MODIFIER "x) never copied",
 				i, a);
-		read_mem(pid, a, mem, itest_ps);
-		if (memcmp(s, mem, itest_ps)) {
+		read_mem(pid, a, mem, tl_ps);
+		if (memcmp(s, mem, tl_ps)) {
 			gsize off = 0;
 			while (s[off] == mem[off])
 				off++;
@@ -189,7 +189,7 @@ static void test_writers(Fx *fx, gconstpointer d)
 /*
  * Paced writers on random pages: at each clear some pages are clean and
  * get their first write of the epoch while the clear runs -- the write a
- * clear without a freeze loses (try SDFS_ITEST_OPTS=nofreeze).
+ * clear without a freeze loses (try SDFS_MOUNT_OPTS=nofreeze).
  */
 static void test_sparse_writers(Fx *fx, gconstpointer d)
 {

@@ -13,7 +13,7 @@
 
 #include "itest.h"
 
-#define P(n) ((guint64)(n)*itest_ps)
+#define P(n) ((guint64)(n) * tl_ps)
 
 static void run_rsync(const char *rsync, const char *src, const char *dst)
 {
@@ -32,7 +32,7 @@ static void run_rsync(const char *rsync, const char *src, const char *dst)
 static void compare_dir(const char *snap, pid_t pid, guint64 base,
 			guint64 pages)
 {
-	guint8 *mem = g_malloc(itest_ps);
+	guint8 *mem = g_malloc(tl_ps);
 	for (guint64 i = 0; i < pages; i++) {
 		g_autofree char *n = page_name(base + P(i));
 		g_autofree char *p = g_build_filename(snap, n, NULL);
@@ -40,9 +40,9 @@ static void compare_dir(const char *snap, pid_t pid, guint64 base,
 		gsize len = 0;
 		if (!g_file_get_contents(p, &data, &len, NULL))
 			g_error("%s missing from the snapshot", n);
-		g_assert_cmpuint(len, ==, itest_ps);
-		read_mem(pid, base + P(i), mem, itest_ps);
-		if (memcmp(data, mem, itest_ps))
+		g_assert_cmpuint(len, ==, tl_ps);
+		read_mem(pid, base + P(i), mem, tl_ps);
+		if (memcmp(data, mem, tl_ps))
 			g_error("snapshot page %s differs from memory", n);
 	}
 	g_free(mem);
@@ -76,7 +76,7 @@ static void test_rsync(Fx *fx, gconstpointer d)
 	g_free(wl_cmd(w, "fill f 0 16 4"));
 	g_free(wl_cmd(w, "fill r 0 32 5"));
 	g_free(wl_cmd(w, "threads r 2"));
-	g_autofree char *src = fx_path(fx, w->pid, "last/pages/");
+	g_autofree char *src = mnt_path(&fx->m, w->pid, "last/pages/");
 	g_autofree char *dst = g_strconcat(snap, "/", NULL);
 
 	int n = rsync_rounds();
@@ -181,7 +181,7 @@ static char *record(const Mount *m, pid_t pid, GArray *regs)
 	g_autoptr(GArray) r = ranges_parse(t);
 	ranges_check_maps(r, pid);
 	g_autoptr(GArray) pages = ranges_pages(r);
-	guint64 hp = (2u << 20) / itest_ps;
+	guint64 hp = (2u << 20) / tl_ps;
 	GString *s = g_string_new(NULL);
 	for (guint i = 0; i < regs->len; i++) {
 		const Reg *x = &g_array_index(regs, Reg, i);
@@ -191,7 +191,7 @@ static char *record(const Mount *m, pid_t pid, GArray *regs)
 			guint64 pa = g_array_index(pages, guint64, j);
 			if (pa < x->addr || pa >= x->addr + P(x->pages))
 				continue;
-			gint64 idx = (gint64)((pa - x->addr) / itest_ps);
+			gint64 idx = (gint64)((pa - x->addr) / tl_ps);
 			if (x->thp)
 				idx /= hp;
 			if (idx != prev)
@@ -207,7 +207,7 @@ static GPtrArray *run_scenario(Fx *fx, const char *backend, gboolean thp)
 {
 	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GArray) regs = g_array_new(FALSE, TRUE, sizeof(Reg));
-	mount_start(&fx->m, backend);
+	mount_start(&fx->m, &(MountOpts){.backend = backend});
 	Workload *w = fx_workload(fx);
 	for (gsize i = 0; i < G_N_ELEMENTS(scenario); i++) {
 		const char *c = scenario[i];
@@ -245,7 +245,7 @@ static GPtrArray *run_scenario(Fx *fx, const char *backend, gboolean thp)
 			if (strcmp(op, "remap"))
 				r->pages = g_ascii_strtoull(v[2], NULL, 10);
 			if (!strcmp(op, "thp")) {
-				r->pages = r->pages * (1u << 20) / itest_ps;
+				r->pages = r->pages * (1u << 20) / tl_ps;
 				r->thp = TRUE;
 			}
 		}
@@ -263,7 +263,7 @@ static gboolean exists_path(const char *dir, const char *name)
 	g_autofree char *p = g_build_filename(dir, name, NULL);
 	struct stat st;
 	if (stat(p, &st) == 0) {
-		g_assert_cmpuint(st.st_size, ==, itest_ps);
+		g_assert_cmpuint(st.st_size, ==, tl_ps);
 		return TRUE;
 	}
 	g_assert_cmpint(errno, ==, ENOENT);
@@ -292,7 +292,7 @@ static void test_last_cache(Fx *fx, gconstpointer d)
 	Workload *w = fx_workload(fx);
 	guint64 a = wl_addr(w, "map a 16");
 	g_free(wl_cmd(w, "fill a 0 16 1"));
-	g_autofree char *dir = fx_path(fx, w->pid, "last/pages");
+	g_autofree char *dir = mnt_path(&fx->m, w->pid, "last/pages");
 	do_clear(&fx->m, w->pid);
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	g_assert_cmpint(dfd, >=, 0);
@@ -327,8 +327,8 @@ static void test_crosscheck(Fx *fx, gconstpointer d)
 {
 	FX_REQUIRE(fx);
 	g_autofree char *r1 = NULL, *r2 = NULL;
-	if (!itest_backend_usable("soft-dirty", &r1) ||
-	    !itest_backend_usable("uffd", &r2)) {
+	if (!tl_backend_usable("soft-dirty", &r1) ||
+	    !tl_backend_usable("uffd", &r2)) {
 		g_autofree char *why = g_strdup_printf(
 			"cross-check needs both backends: %s%s%s", r1 ? r1 : "",
 			r1 && r2 ? "; " : "", r2 ? r2 : "");

@@ -100,7 +100,7 @@ static void test_pid_dir(Fx *fx, gconstpointer d)
 	guint64 a = wl_addr(w, "map a 4");
 	g_free(wl_cmd(w, "fill a 0 4 1"));
 	struct stat st;
-	g_autofree char *dir = fx_path(fx, w->pid, NULL);
+	g_autofree char *dir = mnt_path(&fx->m, w->pid, NULL);
 	g_assert_no_errno(stat(dir, &st));
 	g_assert_true(S_ISDIR(st.st_mode));
 
@@ -118,36 +118,36 @@ static void test_pid_dir(Fx *fx, gconstpointer d)
 			g_error("%s missing from %s (has %s)", expect[i], dir,
 				names);
 
-	g_autofree char *clear = fx_path(fx, w->pid, "clear");
+	g_autofree char *clear = mnt_path(&fx->m, w->pid, "clear");
 	g_assert_no_errno(stat(clear, &st));
 	g_assert_true(S_ISREG(st.st_mode));
 	g_assert_cmpuint(st.st_mode & 07777, ==, 0600);
 	const char *texts[] = {"dirty_ranges", "status"};
 	for (gsize i = 0; i < G_N_ELEMENTS(texts); i++) {
-		g_autofree char *p = fx_path(fx, w->pid, texts[i]);
+		g_autofree char *p = mnt_path(&fx->m, w->pid, texts[i]);
 		g_assert_no_errno(stat(p, &st));
 		g_assert_true(S_ISREG(st.st_mode));
 		g_assert_cmpuint(st.st_mode & 0222, ==, 0);
 	}
 	const char *dirs[] = {"pages", "last"};
 	for (gsize i = 0; i < G_N_ELEMENTS(dirs); i++) {
-		g_autofree char *p = fx_path(fx, w->pid, dirs[i]);
+		g_autofree char *p = mnt_path(&fx->m, w->pid, dirs[i]);
 		g_assert_no_errno(stat(p, &st));
 		g_assert_true(S_ISDIR(st.st_mode));
 	}
 
-	g_autofree char *pn = page_name(a + itest_ps);
+	g_autofree char *pn = page_name(a + tl_ps);
 	g_autofree char *rel = g_strdup_printf("pages/%s", pn);
-	g_autofree char *page = fx_path(fx, w->pid, rel);
+	g_autofree char *page = mnt_path(&fx->m, w->pid, rel);
 	g_assert_no_errno(stat(page, &st));
 	g_assert_true(S_ISREG(st.st_mode));
 	g_assert_cmpuint(st.st_mode & 07777, ==, 0400);
-	g_assert_cmpint(st.st_size, ==, (off_t)itest_ps);
+	g_assert_cmpint(st.st_size, ==, (off_t)tl_ps);
 
 	/* after a clear, last/ holds dirty_ranges, dropped_ranges,
 	 * changes, maps, pages/ and image */
 	do_clear(&fx->m, w->pid);
-	g_autofree char *last = fx_path(fx, w->pid, "last");
+	g_autofree char *last = mnt_path(&fx->m, w->pid, "last");
 	g_autoptr(GPtrArray) le = list_dir(last);
 	g_assert_nonnull(le);
 	g_assert_cmpuint(le->len, ==, 6);
@@ -161,19 +161,19 @@ static void test_pid_dir(Fx *fx, gconstpointer d)
 						 "maps"};
 	for (size_t i = 0; i < G_N_ELEMENTS(last_files); i++) {
 		g_autofree char *lr = g_strdup_printf("last/%s", last_files[i]);
-		g_autofree char *lp = fx_path(fx, w->pid, lr);
+		g_autofree char *lp = mnt_path(&fx->m, w->pid, lr);
 		g_assert_no_errno(stat(lp, &st));
 		g_assert_true(S_ISREG(st.st_mode));
 		g_assert_cmpuint(st.st_mode & 07777, ==, 0444);
 	}
 	g_assert_true(contains(le, "image"));
 	g_autofree char *lrel = g_strdup_printf("last/pages/%s", pn);
-	g_autofree char *lpage = fx_path(fx, w->pid, lrel);
+	g_autofree char *lpage = mnt_path(&fx->m, w->pid, lrel);
 	g_assert_no_errno(stat(lpage, &st));
 	g_assert_true(S_ISREG(st.st_mode));
 	g_assert_cmpuint(st.st_mode & 07777, ==, 0400);
-	g_assert_cmpint(st.st_size, ==, (off_t)itest_ps);
-	g_autofree char *lpages = fx_path(fx, w->pid, "last/pages");
+	g_assert_cmpint(st.st_size, ==, (off_t)tl_ps);
+	g_autofree char *lpages = mnt_path(&fx->m, w->pid, "last/pages");
 	g_assert_no_errno(stat(lpages, &st));
 	g_assert_true(S_ISDIR(st.st_mode));
 }
@@ -215,7 +215,7 @@ static void test_lookup_enoent(Fx *fx, gconstpointer d)
 	assert_enoent(zp); /* a zombie */
 	/* the leader itself resolves */
 	struct stat st;
-	g_autofree char *lp = fx_path(fx, w->pid, NULL);
+	g_autofree char *lp = mnt_path(&fx->m, w->pid, NULL);
 	g_assert_no_errno(stat(lp, &st));
 }
 
@@ -228,14 +228,14 @@ static void test_page_names(Fx *fx, gconstpointer d)
 	g_free(wl_cmd(w, "fill a 0 8 5"));
 	g_free(wl_cmd(w, "pid")); /* idle from here on */
 
-	g_autofree char *dr = fx_path(fx, w->pid, "dirty_ranges");
+	g_autofree char *dr = mnt_path(&fx->m, w->pid, "dirty_ranges");
 	g_autofree char *text = read_text(dr, NULL);
 	g_assert_nonnull(text);
 	g_autoptr(GArray) ranges = ranges_parse(text);
 	ranges_check_maps(ranges, w->pid);
 	g_autoptr(GArray) want = ranges_pages(ranges);
 
-	g_autofree char *pd = fx_path(fx, w->pid, "pages");
+	g_autofree char *pd = mnt_path(&fx->m, w->pid, "pages");
 	g_autoptr(GPtrArray) names = list_dir(pd);
 	g_assert_nonnull(names);
 	g_assert_cmpuint(names->len, ==, want->len);
@@ -254,23 +254,23 @@ static void test_page_names(Fx *fx, gconstpointer d)
 
 	/* every page of the region is there, and unpadded lookups work */
 	for (guint64 i = 0; i < 8; i++) {
-		guint64 pa = a + i * itest_ps;
+		guint64 pa = a + i * tl_ps;
 		g_autofree char *n = page_name(pa);
 		g_assert_true(g_ptr_array_find_with_equal_func(
 			names, n, g_str_equal, NULL));
 		g_autofree char *rel =
 			g_strdup_printf("pages/%" G_GINT64_MODIFIER "x", pa);
-		g_autofree char *p = fx_path(fx, w->pid, rel);
+		g_autofree char *p = mnt_path(&fx->m, w->pid, rel);
 		guint8 buf[65536];
-		g_assert_cmpuint(itest_ps, <=, sizeof(buf));
+		g_assert_cmpuint(tl_ps, <=, sizeof(buf));
 		g_assert_cmpint(read_page(p, buf), ==, 0);
 		assert_pattern(buf, 5, i);
 	}
 
 	/* names that are not dirty pages */
 	char *bad[] = {
-		page_name(a + 1),	     /* not page aligned */
-		page_name(a + 8 * itest_ps), /* guard page, never written */
+		page_name(a + 1),	  /* not page aligned */
+		page_name(a + 8 * tl_ps), /* guard page, never written */
 		g_strdup("ffffffffffffffff"),
 		g_strdup("1ffffffffffffffff"), /* 17 digits, overflows */
 		g_strdup("xyz"),
@@ -280,7 +280,7 @@ static void test_page_names(Fx *fx, gconstpointer d)
 		if (*bad[i]) {
 			g_autofree char *rel =
 				g_strdup_printf("pages/%s", bad[i]);
-			g_autofree char *p = fx_path(fx, w->pid, rel);
+			g_autofree char *p = mnt_path(&fx->m, w->pid, rel);
 			assert_enoent(p);
 		}
 		g_free(bad[i]);
@@ -291,7 +291,7 @@ static void test_page_names(Fx *fx, gconstpointer d)
 static void test_fstype(Fx *fx, gconstpointer d)
 {
 	FX_REQUIRE(fx);
-	g_autofree char *t = mount_fstype(fx->m.mnt);
+	g_autofree char *t = tl_mount_fstype(fx->m.mnt);
 	g_assert_cmpstr(t, ==, "fuse.sdfs");
 }
 
@@ -324,21 +324,21 @@ static pid_t find_daemon(const char *mnt)
  */
 static void test_daemonized(Fx *fx, gconstpointer d)
 {
-	if (!itest_bin || !itest_workload_bin) {
+	if (!tl_bin || !tl_workload_bin) {
 		g_test_skip("SDFS_BIN and SDFS_WORKLOAD must be set");
 		return;
 	}
 	g_autofree char *mnt = g_build_filename(fx->tmp, "mnt", NULL);
 	g_assert_no_errno(mkdir(mnt, 0755));
-	g_autofree char *opt = g_strdup_printf("backend=%s", itest_backend);
-	const char *argv[] = {itest_bin, "sdfs-bg", mnt, "-o", opt, NULL};
+	g_autofree char *opt = g_strdup_printf("backend=%s", tl_backend);
+	const char *argv[] = {tl_bin, "sdfs-bg", mnt, "-o", opt, NULL};
 	int status;
 	g_autoptr(GError) err = NULL;
 	g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
 				   G_SPAWN_CLOEXEC_PIPES, NULL, NULL, NULL,
 				   NULL, &status, &err));
 	g_assert_true(g_spawn_check_wait_status(status, NULL));
-	g_autofree char *t = mount_fstype(mnt);
+	g_autofree char *t = tl_mount_fstype(mnt);
 	g_assert_cmpstr(t, ==, "fuse.sdfs");
 	pid_t daemon = find_daemon(mnt);
 	g_assert_cmpint(daemon, >, 0);
@@ -346,7 +346,7 @@ static void test_daemonized(Fx *fx, gconstpointer d)
 
 	Workload *w = wl_start();
 	g_autofree char *clear = g_strdup_printf("%s/%d/clear", mnt, (int)w->pid);
-	g_assert_cmpint(write_text(clear, "1", 1), ==, 0);
+	g_assert_cmpint(tl_write_text(clear, "1", 1), ==, 0);
 	int tracking = tl_fd_count(daemon);
 	wl_kill(w);
 	int now = tl_fd_count(daemon);
@@ -411,14 +411,14 @@ static void test_sendfile(Fx *fx, gconstpointer d)
 	do_clear(&fx->m, w->pid);
 	g_free(wl_cmd(w, "write a 2 4"));
 	g_free(wl_cmd(w, "pid"));
-	g_autofree char *pn = page_name(a + 2 * itest_ps);
+	g_autofree char *pn = page_name(a + 2 * tl_ps);
 	g_autofree char *pg = g_strdup_printf("pages/%s", pn);
 	g_autofree char *lpg = g_strdup_printf("last/pages/%s", pn);
 	const char *files[] = {"clear",	 "dirty_ranges",
 			       "status", "last/dirty_ranges",
 			       pg,	 lpg};
 	for (gsize i = 0; i < G_N_ELEMENTS(files); i++) {
-		g_autofree char *p = fx_path(fx, w->pid, files[i]);
+		g_autofree char *p = mnt_path(&fx->m, w->pid, files[i]);
 		gsize rlen = 0, slen = 0;
 		g_autofree char *r = read_text(p, &rlen);
 		g_assert_nonnull(r);
@@ -430,10 +430,10 @@ static void test_sendfile(Fx *fx, gconstpointer d)
 	}
 	/* page content through sendfile is live too */
 	g_free(wl_cmd(w, "write a 2 5"));
-	g_autofree char *p = fx_path(fx, w->pid, pg);
+	g_autofree char *p = mnt_path(&fx->m, w->pid, pg);
 	gsize len;
 	g_autofree char *s = sendfile_text(p, &len);
-	g_assert_cmpuint(len, ==, itest_ps);
+	g_assert_cmpuint(len, ==, tl_ps);
 	assert_pattern((const guint8 *)s, 5, 2);
 }
 
@@ -441,20 +441,11 @@ static void test_sendfile(Fx *fx, gconstpointer d)
  * the result and the time it took. */
 static void test_debug_trace(Fx *fx, gconstpointer d)
 {
-	if (!itest_bin || !itest_workload_bin) {
+	if (!tl_bin || !tl_workload_bin) {
 		g_test_skip("SDFS_BIN and SDFS_WORKLOAD must be set");
 		return;
 	}
-	const char *old = g_getenv("SDFS_ITEST_OPTS");
-	g_autofree char *keep = g_strdup(old);
-	g_autofree char *opts = g_strdup_printf("debug%s%s", old ? "," : "",
-						old ? old : "");
-	g_setenv("SDFS_ITEST_OPTS", opts, TRUE);
-	mount_start(&fx->m, itest_backend);
-	if (keep)
-		g_setenv("SDFS_ITEST_OPTS", keep, TRUE);
-	else
-		g_unsetenv("SDFS_ITEST_OPTS");
+	mount_start(&fx->m, &(MountOpts){.opts = "debug"});
 
 	Workload *w = wl_start();
 	g_autofree char *status = mnt_path(&fx->m, w->pid, "status");

@@ -298,7 +298,7 @@ static void cmd_write(char **av, int ac, int whole)
 	if (!r)
 		return;
 	if (whole)
-		sdfs_pattern_fill(r->addr + idx * ps, ps, byte, idx);
+		pat_fill(r->addr + idx * ps, ps, byte, idx);
 	else
 		*(volatile uint8_t *)(r->addr + idx * ps) = (uint8_t)byte;
 	reply("ok");
@@ -314,7 +314,7 @@ static void cmd_fill(char **av, int ac)
 	if (!r)
 		return;
 	for (size_t i = first; i < first + n; i++)
-		sdfs_pattern_fill(r->addr + i * ps, ps, byte, i);
+		pat_fill(r->addr + i * ps, ps, byte, i);
 	reply("ok");
 }
 
@@ -432,8 +432,7 @@ static void cmd_scribble(char **av, int ac)
 	for (unsigned long i = 0; i < n; i++) {
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		size_t idx = (size_t)(x % r->pages);
-		sdfs_pattern_fill(r->addr + idx * ps, ps, (unsigned)(x >> 32),
-				  idx);
+		pat_fill(r->addr + idx * ps, ps, (unsigned)(x >> 32), idx);
 	}
 	reply("ok");
 }

@@ -2,16 +2,60 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testlib.h"
+
+/* ---- the environment ---- */
+
+size_t tl_ps;
+const char *tl_bin;
+const char *tl_backend = "auto";
+const char *tl_workload_bin;
+const char *tl_stress_target_bin;
+
+void tl_env_init(gboolean subreaper)
+{
+	tl_ps = (size_t)sysconf(_SC_PAGESIZE);
+	tl_bin = g_getenv("SDFS_BIN");
+	tl_workload_bin = g_getenv("SDFS_WORKLOAD");
+	tl_stress_target_bin = g_getenv("SDFS_STRESS_TARGET");
+	tl_backend = g_getenv("SDFS_BACKEND");
+	if (!tl_backend || !*tl_backend)
+		tl_backend = "auto";
+	tl_net_install();
+	if (subreaper)
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+double tl_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void tl_child_become(uid_t uid)
+{
+	if (!uid)
+		return;
+	if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+	    setresuid(uid, uid, uid) < 0) {
+		dprintf(STDERR_FILENO, "cannot become uid %u: %s\n",
+			(unsigned)uid, strerror(errno));
+		_exit(125);
+	}
+}
 
 /* ---- probe ---- */
 
@@ -64,10 +108,9 @@ static GHashTable *probe(const char *bin)
 	return probe_table;
 }
 
-gboolean tl_backend_usable(const char *bin, const char *backend,
-			   char **reason)
+gboolean tl_backend_usable(const char *backend, char **reason)
 {
-	GHashTable *t = probe(bin);
+	GHashTable *t = probe(tl_bin);
 	const char *v;
 
 	if ((v = g_hash_table_lookup(t, "error"))) {
@@ -95,11 +138,11 @@ gboolean tl_backend_usable(const char *bin, const char *backend,
 	return FALSE;
 }
 
-const char *tl_backend_effective(const char *bin, const char *backend)
+const char *tl_backend_effective(const char *backend)
 {
 	if (strcmp(backend, "auto"))
 		return backend;
-	const char *v = g_hash_table_lookup(probe(bin), "auto");
+	const char *v = g_hash_table_lookup(probe(tl_bin), "auto");
 	return v ? v : "none";
 }
 
@@ -267,6 +310,7 @@ static GMutex net_lock;
 static volatile pid_t net_pids[MAX_PIDS];
 static char net_mnts[MAX_MOUNTS][PATH_MAX];
 static char net_logs[MAX_MOUNTS][PATH_MAX + 8];
+static char net_dirs[MAX_MOUNTS][PATH_MAX];
 static volatile sig_atomic_t net_used[MAX_MOUNTS];
 static char net_tmp[PATH_MAX];
 
@@ -292,7 +336,7 @@ void tl_untrack_pid(pid_t pid)
 	g_mutex_unlock(&net_lock);
 }
 
-int tl_net_add_mount(const char *mnt, const char *log)
+int tl_net_add_mount(const char *mnt, const char *log, const char *dir)
 {
 	int slot = -1;
 	g_mutex_lock(&net_lock);
@@ -301,6 +345,8 @@ int tl_net_add_mount(const char *mnt, const char *log)
 			slot = i;
 			g_strlcpy(net_mnts[i], mnt, sizeof(net_mnts[i]));
 			g_strlcpy(net_logs[i], log, sizeof(net_logs[i]));
+			g_strlcpy(net_dirs[i], dir ? dir : "",
+				  sizeof(net_dirs[i]));
 			net_used[i] = 1;
 		}
 	g_mutex_unlock(&net_lock);
@@ -371,6 +417,8 @@ void tl_net_cleanup(int dump)
 		}
 		rmdir(net_mnts[i]);
 		unlink(net_logs[i]);
+		if (net_dirs[i][0])
+			rmdir(net_dirs[i]);
 		net_used[i] = 0;
 	}
 	if (net_tmp[0])

@@ -8,15 +8,36 @@
 #include <glib.h>
 #include <sys/types.h>
 
+/* ---- the environment (tl_env_init) ---- */
+
+extern size_t tl_ps;			 /* the page size */
+extern const char *tl_bin;		 /* $SDFS_BIN, the daemon */
+extern const char *tl_backend;		 /* $SDFS_BACKEND, default "auto" */
+extern const char *tl_workload_bin;	 /* $SDFS_WORKLOAD, sdfs_workload */
+extern const char *tl_stress_target_bin; /* $SDFS_STRESS_TARGET */
+
+/*
+ * Read the environment above and install the safety net (below). With
+ * subreaper, orphans of what the test starts (children of targets that
+ * fork, injectors of a killed daemon) become ours to reap. Call first.
+ */
+void tl_env_init(gboolean subreaper);
+
+/* Seconds on the monotonic clock. */
+double tl_now(void);
+
+/* In a child before exec: become uid (and gid uid) with no supplementary
+ * groups; 0 leaves the credentials alone. Exits 125 if it cannot. */
+void tl_child_become(uid_t uid);
+
 /*
  * Whether backend ("auto", "soft-dirty", "uffd") works on this kernel,
- * as `bin --probe` reports it (run once per process, thread-safe). On
- * FALSE, *reason (to g_free) says why, for a SKIP message.
+ * as `$SDFS_BIN --probe` reports it (run once per process, thread-safe).
+ * On FALSE, *reason (to g_free) says why, for a SKIP message.
  */
-gboolean tl_backend_usable(const char *bin, const char *backend,
-			   char **reason);
+gboolean tl_backend_usable(const char *backend, char **reason);
 /* The backend "auto" resolves to ("none" if none); others unchanged. */
-const char *tl_backend_effective(const char *bin, const char *backend);
+const char *tl_backend_effective(const char *backend);
 
 /* The fstype of the topmost mount on mnt in our mountinfo, or NULL. */
 char *tl_mount_fstype(const char *mnt);
@@ -56,9 +77,10 @@ int tl_fd_count(pid_t pid);
 void tl_net_install(void);
 void tl_track_pid(pid_t pid);
 void tl_untrack_pid(pid_t pid);
-/* Register a mount and its daemon's log file; returns a slot, or -1 if
- * all are taken. tl_net_drop_mount(slot) when it is unmounted. */
-int tl_net_add_mount(const char *mnt, const char *log);
+/* Register a mount, its daemon's log file and the directory holding both
+ * (removed after them); returns a slot, or -1 if all are taken.
+ * tl_net_drop_mount(slot) when it is unmounted. */
+int tl_net_add_mount(const char *mnt, const char *log, const char *dir);
 void tl_net_drop_mount(int slot);
 /* The scratch directory to remove (NULL: none). */
 void tl_net_set_tmp(const char *dir);

@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 				printf("err mmap\n");
 				continue;
 			}
-			sdfs_pattern_fill(p, ps, byte, 0);
+			pat_fill(p, ps, byte, 0);
 			printf("ok %lx\n", (unsigned long)(uintptr_t)p);
 		} else if (!strcmp(line, "nodump")) {
 			int r = prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

@@ -53,29 +53,29 @@ static void assert_invisible(Agent *a, const Mount *m, pid_t pid,
 
 static void test_root_process(void)
 {
-	SecMount sm;
+	Mount sm;
 	sec_mount_start(&sm, 0, "allow_other", FALSE);
-	Workload *r = sec_wl_start(0, itest_workload_bin, NULL);
+	Workload *r = wl_start();
 	guint64 a = wl_addr(r, "map a 2");
 	wl_do(r, "write a 0 3");
-	Workload *wx = sec_wl_start(UID_X, itest_workload_bin, NULL);
+	Workload *wx = wl_spawn(tl_workload_bin, NULL, &(WlOpts){.uid = UID_X});
 	Agent *x = agent_start(UID_X, FALSE);
 
 	g_autoptr(GPtrArray) names = NULL;
-	g_assert_cmpint(ag_list(x, sm.m.mnt, &names), ==, 0);
+	g_assert_cmpint(ag_list(x, sm.mnt, &names), ==, 0);
 	g_assert_true(names_have_pid(names, wx->pid));
 	g_assert_false(names_have_pid(names, 1));
 	g_assert_false(names_have_pid(names, getpid()));
-	g_assert_false(names_have_pid(names, sm.m.daemon));
-	g_autoptr(GPtrArray) rootnames = list_dir(sm.m.mnt);
+	g_assert_false(names_have_pid(names, sm.daemon));
+	g_autoptr(GPtrArray) rootnames = list_dir(sm.mnt);
 	g_assert_nonnull(rootnames);
 	g_assert_true(names_have_pid(rootnames, r->pid));
 
-	assert_invisible(x, &sm.m, r->pid, a);
-	assert_invisible(x, &sm.m, 1, a);
-	assert_invisible(x, &sm.m, sm.m.daemon, a);
+	assert_invisible(x, &sm, r->pid, a);
+	assert_invisible(x, &sm, 1, a);
+	assert_invisible(x, &sm, sm.daemon, a);
 	/* nothing was cleared by the refused writes */
-	g_assert_cmpuint(sec_epoch(&sm.m, r->pid), ==, 0);
+	g_assert_cmpuint(read_epoch(&sm, r->pid), ==, 0);
 
 	agent_stop(x);
 	wl_kill(wx);
@@ -85,10 +85,10 @@ static void test_root_process(void)
 
 static void test_other_user(void)
 {
-	SecMount sm;
+	Mount sm;
 	sec_mount_start(&sm, 0, "allow_other", FALSE);
-	Workload *wx = sec_wl_start(UID_X, itest_workload_bin, NULL);
-	Workload *wy = sec_wl_start(UID_Y, itest_workload_bin, NULL);
+	Workload *wx = wl_spawn(tl_workload_bin, NULL, &(WlOpts){.uid = UID_X});
+	Workload *wy = wl_spawn(tl_workload_bin, NULL, &(WlOpts){.uid = UID_Y});
 	guint64 ax = wl_addr(wx, "map a 1");
 	wl_do(wx, "write a 0 1");
 	guint64 ay = wl_addr(wy, "map a 1");
@@ -96,15 +96,15 @@ static void test_other_user(void)
 	Agent *x = agent_start(UID_X, FALSE);
 	Agent *y = agent_start(UID_Y, FALSE);
 
-	assert_invisible(x, &sm.m, wy->pid, ay);
-	assert_invisible(y, &sm.m, wx->pid, ax);
+	assert_invisible(x, &sm, wy->pid, ay);
+	assert_invisible(y, &sm, wx->pid, ax);
 	/* and each still sees its own */
-	g_autofree char *px = mnt_path(&sm.m, wx->pid, "status");
-	g_autofree char *py = mnt_path(&sm.m, wy->pid, "status");
+	g_autofree char *px = mnt_path(&sm, wx->pid, "status");
+	g_autofree char *py = mnt_path(&sm, wy->pid, "status");
 	g_assert_cmpint(ag_cat(x, px, NULL), ==, 0);
 	g_assert_cmpint(ag_cat(y, py, NULL), ==, 0);
-	g_assert_cmpuint(sec_epoch(&sm.m, wx->pid), ==, 0);
-	g_assert_cmpuint(sec_epoch(&sm.m, wy->pid), ==, 0);
+	g_assert_cmpuint(read_epoch(&sm, wx->pid), ==, 0);
+	g_assert_cmpuint(read_epoch(&sm, wy->pid), ==, 0);
 
 	agent_stop(x);
 	agent_stop(y);
@@ -160,8 +160,8 @@ void sec_own_process_checks(Agent *a, const Mount *m, Workload *w)
 
 	wl_do(w, "write own 1 7");
 	g_autofree char *dr = cat_str(a, m, pid, "dirty_ranges");
-	g_autofree char *in = ranges_text_in(dr, base, base + 4 * itest_ps);
-	g_autofree char *want = rline(base + itest_ps, 1, "rw-p", NULL);
+	g_autofree char *in = ranges_text_in(dr, base, base + 4 * tl_ps);
+	g_autofree char *want = rline(base + tl_ps, 1, "rw-p", NULL);
 	g_assert_cmpstr(in, ==, want);
 
 	g_autofree char *st = cat_str(a, m, pid, "status");
@@ -173,7 +173,7 @@ void sec_own_process_checks(Agent *a, const Mount *m, Workload *w)
 	g_autofree char *sbk = status_value(st, "backend");
 	g_assert_cmpstr(sbk, ==, "uffd");
 
-	g_autofree char *pg = page_name(base + itest_ps);
+	g_autofree char *pg = page_name(base + tl_ps);
 	g_autofree char *pgrel = g_strdup_printf("pages/%s", pg);
 	g_autoptr(GPtrArray) pages = NULL;
 	g_autofree char *pdir = mnt_path(m, pid, "pages");
@@ -183,13 +183,13 @@ void sec_own_process_checks(Agent *a, const Mount *m, Workload *w)
 		const char *n = g_ptr_array_index(pages, i);
 		found |= !strcmp(n, pg);
 		g_autofree char *n0 = page_name(base);
-		g_autofree char *n2 = page_name(base + 2 * itest_ps);
+		g_autofree char *n2 = page_name(base + 2 * tl_ps);
 		g_assert_cmpstr(n, !=, n0);
 		g_assert_cmpstr(n, !=, n2);
 	}
 	g_assert_true(found);
 	g_autoptr(GByteArray) content = cat_ok(a, m, pid, pgrel);
-	g_assert_cmpuint(content->len, ==, itest_ps);
+	g_assert_cmpuint(content->len, ==, tl_ps);
 	assert_pattern(content->data, 7, 1);
 
 	/* clear again: last/ holds the page */
@@ -197,11 +197,11 @@ void sec_own_process_checks(Agent *a, const Mount *m, Workload *w)
 	g_autofree char *e2 = cat_str(a, m, pid, "clear");
 	g_assert_cmpstr(e2, ==, "2\n");
 	g_autofree char *ldr = cat_str(a, m, pid, "last/dirty_ranges");
-	g_autofree char *lin = ranges_text_in(ldr, base, base + 4 * itest_ps);
+	g_autofree char *lin = ranges_text_in(ldr, base, base + 4 * tl_ps);
 	g_assert_cmpstr(lin, ==, want);
 	g_autofree char *lrel = g_strdup_printf("last/pages/%s", pg);
 	g_autoptr(GByteArray) lcontent = cat_ok(a, m, pid, lrel);
-	g_assert_cmpuint(lcontent->len, ==, itest_ps);
+	g_assert_cmpuint(lcontent->len, ==, tl_ps);
 	assert_pattern(lcontent->data, 7, 1);
 	g_autoptr(GPtrArray) lpages = NULL;
 	g_autofree char *lpdir = mnt_path(m, pid, "last/pages");
@@ -209,7 +209,7 @@ void sec_own_process_checks(Agent *a, const Mount *m, Workload *w)
 	g_assert_cmpuint(lpages->len, >=, 1);
 	/* nothing written since: the region is clean now */
 	g_autofree char *dr2 = cat_str(a, m, pid, "dirty_ranges");
-	g_autofree char *in2 = ranges_text_in(dr2, base, base + 4 * itest_ps);
+	g_autofree char *in2 = ranges_text_in(dr2, base, base + 4 * tl_ps);
 	g_assert_cmpstr(in2, ==, "");
 	g_autofree char *st2 = cat_str(a, m, pid, "status");
 	g_autofree char *sep2 = status_value(st2, "epoch");
@@ -225,14 +225,14 @@ guint64 sec_epoch_as(Agent *a, const Mount *m, pid_t pid)
 
 static void test_own_process(void)
 {
-	SecMount sm;
+	Mount sm;
 	sec_mount_start(&sm, 0, "allow_other", FALSE);
-	Workload *wx = sec_wl_start(UID_X, itest_workload_bin, NULL);
+	Workload *wx = wl_spawn(tl_workload_bin, NULL, &(WlOpts){.uid = UID_X});
 	Agent *x = agent_start(UID_X, FALSE);
 
-	sec_own_process_checks(x, &sm.m, wx);
+	sec_own_process_checks(x, &sm, wx);
 	/* root sees it owned by X (sdfs(5) decision 8) */
-	g_autofree char *dir = mnt_path(&sm.m, wx->pid, NULL);
+	g_autofree char *dir = mnt_path(&sm, wx->pid, NULL);
 	struct stat st;
 	g_assert_no_errno(stat(dir, &st));
 	g_assert_cmpuint(st.st_uid, ==, UID_X);
@@ -245,21 +245,22 @@ static void test_own_process(void)
 
 static void test_nondumpable(void)
 {
-	SecMount sm;
+	Mount sm;
 	sec_mount_start(&sm, 0, "allow_other", FALSE);
-	Workload *t = sec_wl_start(UID_X, sec_target_bin, "nodump");
+	Workload *t =
+		wl_spawn(sec_target_bin, "nodump", &(WlOpts){.uid = UID_X});
 	g_autofree char *d = wl_cmd(t, "dumpable");
 	g_assert_cmpstr(d, ==, "0");
 	guint64 a = wl_addr(t, "page 5");
 	Agent *x = agent_start(UID_X, FALSE);
 
 	/* PTRACE_MODE_READ refused: invisible to its own user */
-	assert_invisible(x, &sm.m, t->pid, a);
+	assert_invisible(x, &sm, t->pid, a);
 	/* root (CAP_SYS_PTRACE) still reads it */
 	g_autofree char *pg = page_name(a);
 	g_autofree char *rel = g_strdup_printf("pages/%s", pg);
-	g_autofree char *p = mnt_path(&sm.m, t->pid, rel);
-	guint8 *buf = g_malloc(itest_ps);
+	g_autofree char *p = mnt_path(&sm, t->pid, rel);
+	guint8 *buf = g_malloc(tl_ps);
 	g_assert_cmpint(read_page(p, buf), ==, 0);
 	assert_pattern(buf, 5, 0);
 	g_free(buf);
@@ -271,18 +272,18 @@ static void test_nondumpable(void)
 
 static void test_recheck_after_open(void)
 {
-	SecMount sm;
+	Mount sm;
 	sec_mount_start(&sm, 0, "allow_other", FALSE);
-	Workload *t = sec_wl_start(UID_X, sec_target_bin, NULL);
+	Workload *t = wl_spawn(sec_target_bin, NULL, &(WlOpts){.uid = UID_X});
 	guint64 a = wl_addr(t, "page 9");
 	Agent *x = agent_start(UID_X, FALSE);
 	g_autofree char *pg = page_name(a);
 	g_autofree char *rel = g_strdup_printf("pages/%s", pg);
-	g_autofree char *pp = mnt_path(&sm.m, t->pid, rel);
-	g_autofree char *pc = mnt_path(&sm.m, t->pid, "clear");
-	g_autofree char *ps = mnt_path(&sm.m, t->pid, "status");
-	g_autofree char *pd = mnt_path(&sm.m, t->pid, "dirty_ranges");
-	guint8 *buf = g_malloc(itest_ps);
+	g_autofree char *pp = mnt_path(&sm, t->pid, rel);
+	g_autofree char *pc = mnt_path(&sm, t->pid, "clear");
+	g_autofree char *ps = mnt_path(&sm, t->pid, "status");
+	g_autofree char *pd = mnt_path(&sm, t->pid, "dirty_ranges");
+	guint8 *buf = g_malloc(tl_ps);
 
 	int fp = ag_open(x, pp, O_RDONLY);
 	int fc = ag_open(x, pc, O_WRONLY);
@@ -292,7 +293,7 @@ static void test_recheck_after_open(void)
 	g_assert_cmpint(fc, >=, 0);
 	g_assert_cmpint(fs, >=, 0);
 	g_assert_cmpint(fd, >=, 0);
-	g_assert_cmpint(ag_pread(x, fp, 0, buf, itest_ps), ==, itest_ps);
+	g_assert_cmpint(ag_pread(x, fp, 0, buf, tl_ps), ==, tl_ps);
 	assert_pattern(buf, 9, 0);
 	char stext[4096];
 	ssize_t sn = ag_pread(x, fs, 0, stext, sizeof(stext) - 1);
@@ -300,10 +301,10 @@ static void test_recheck_after_open(void)
 
 	wl_do(t, "nodump");
 	/* an open page file is checked again at every read */
-	g_assert_cmpint(ag_pread(x, fp, 0, buf, itest_ps), ==, -EACCES);
+	g_assert_cmpint(ag_pread(x, fp, 0, buf, tl_ps), ==, -EACCES);
 	/* and clear at every write: nothing cleared */
 	g_assert_cmpint(ag_pwrite(x, fc, 0, "1", 1), ==, -EACCES);
-	g_assert_cmpuint(sec_epoch(&sm.m, t->pid), ==, 0);
+	g_assert_cmpuint(read_epoch(&sm, t->pid), ==, 0);
 	/* text rendered at open may still be read (sdfs(5), dirty_ranges) */
 	char stext2[4096];
 	g_assert_cmpint(ag_pread(x, fs, 0, stext2, sizeof(stext2) - 1), ==,
@@ -314,15 +315,15 @@ static void test_recheck_after_open(void)
 	/* new opens and lookups: the process is invisible now */
 	g_assert_cmpint(ag_open(x, ps, O_RDONLY), ==, -ENOENT);
 	g_assert_cmpint(ag_open(x, pp, O_RDONLY), ==, -ENOENT);
-	g_autofree char *dir = mnt_path(&sm.m, t->pid, NULL);
+	g_autofree char *dir = mnt_path(&sm, t->pid, NULL);
 	g_assert_cmpint(ag_stat(x, dir), ==, -ENOENT);
 
 	/* dumpable again: the same open files work again */
 	wl_do(t, "dump");
-	g_assert_cmpint(ag_pread(x, fp, 0, buf, itest_ps), ==, itest_ps);
+	g_assert_cmpint(ag_pread(x, fp, 0, buf, tl_ps), ==, tl_ps);
 	assert_pattern(buf, 9, 0);
 	g_assert_cmpint(ag_pwrite(x, fc, 0, "1", 1), ==, 1);
-	g_assert_cmpuint(sec_epoch(&sm.m, t->pid), ==, 1);
+	g_assert_cmpuint(read_epoch(&sm, t->pid), ==, 1);
 
 	for (int f = 0; f < 4; f++)
 		ag_close(x, (int[]){fp, fc, fs, fd}[f]);
@@ -339,18 +340,18 @@ static void test_recheck_after_open(void)
  */
 static void test_pidns_nested_caller(void)
 {
-	SecMount sm;
+	Mount sm;
 	sec_mount_start(&sm, 0, "allow_other", FALSE);
-	Workload *r = sec_wl_start(0, itest_workload_bin, NULL);
-	Workload *wx = sec_wl_start(UID_X, itest_workload_bin, NULL);
+	Workload *r = wl_start();
+	Workload *wx = wl_spawn(tl_workload_bin, NULL, &(WlOpts){.uid = UID_X});
 	Agent *root_ns = agent_start(0, TRUE);
 	Agent *x_ns = agent_start(UID_X, TRUE);
 
-	g_autofree char *ps = mnt_path(&sm.m, r->pid, "status");
-	g_autofree char *pc = mnt_path(&sm.m, r->pid, "clear");
-	g_assert_cmpint(ag_stat(root_ns, sm.m.mnt), ==, 0);
+	g_autofree char *ps = mnt_path(&sm, r->pid, "status");
+	g_autofree char *pc = mnt_path(&sm, r->pid, "clear");
+	g_assert_cmpint(ag_stat(root_ns, sm.mnt), ==, 0);
 	g_autoptr(GPtrArray) names = NULL;
-	int lr = ag_list(root_ns, sm.m.mnt, &names);
+	int lr = ag_list(root_ns, sm.mnt, &names);
 	int sr = ag_cat(root_ns, ps, NULL);
 	int wr = ag_write(root_ns, pc, O_WRONLY, "1", 1);
 	g_test_message("root in a nested pid namespace: list %d, status %d, "
@@ -360,10 +361,10 @@ static void test_pidns_nested_caller(void)
 	g_assert_true(names_have_pid(names, r->pid));
 	g_assert_cmpint(sr, ==, 0);
 	g_assert_cmpint(wr, ==, 0);
-	g_assert_cmpuint(sec_epoch(&sm.m, r->pid), ==, 1);
+	g_assert_cmpuint(read_epoch(&sm, r->pid), ==, 1);
 	/* uid X there: still only its own processes */
-	assert_invisible(x_ns, &sm.m, r->pid, 0x1000);
-	g_autofree char *pxs = mnt_path(&sm.m, wx->pid, "status");
+	assert_invisible(x_ns, &sm, r->pid, 0x1000);
+	g_autofree char *pxs = mnt_path(&sm, wx->pid, "status");
 	g_assert_cmpint(ag_cat(x_ns, pxs, NULL), ==, 0);
 
 	agent_stop(root_ns);
@@ -380,27 +381,27 @@ static void test_pidns_nested_caller(void)
  */
 static void test_pidns_outside_caller(void)
 {
-	SecMount sm;
+	Mount sm;
 	sec_mount_start(&sm, 0, "allow_other", TRUE);
-	Workload *r = sec_wl_start(0, itest_workload_bin, NULL);
+	Workload *r = wl_start();
 	guint64 a = wl_addr(r, "map a 1");
 	wl_do(r, "write a 0 4");
-	g_autofree char *dir = mnt_path(&sm.m, r->pid, NULL);
-	g_autofree char *ps = mnt_path(&sm.m, r->pid, "status");
-	g_autofree char *pc = mnt_path(&sm.m, r->pid, "clear");
+	g_autofree char *dir = mnt_path(&sm, r->pid, NULL);
+	g_autofree char *ps = mnt_path(&sm, r->pid, "status");
+	g_autofree char *pc = mnt_path(&sm, r->pid, "clear");
 	g_autofree char *pg = page_name(a);
 	g_autofree char *rel = g_strdup_printf("pages/%s", pg);
-	g_autofree char *pp = mnt_path(&sm.m, r->pid, rel);
+	g_autofree char *pp = mnt_path(&sm, r->pid, rel);
 	struct stat st;
 
 	errno = 0;
-	g_assert_null(list_dir(sm.m.mnt));
+	g_assert_null(list_dir(sm.mnt));
 	g_assert_cmpint(errno, ==, EACCES);
 	g_assert_cmpint(stat(dir, &st), ==, -1);
 	g_assert_cmpint(errno, ==, EACCES);
 	g_assert_cmpint(open(ps, O_RDONLY), ==, -1);
 	g_assert_cmpint(errno, ==, EACCES);
-	g_assert_cmpint(write_text(pc, "1", 1), ==, -EACCES);
+	g_assert_cmpint(tl_write_text(pc, "1", 1), ==, -EACCES);
 	g_assert_cmpint(open(pp, O_RDONLY), ==, -1);
 	g_assert_cmpint(errno, ==, EACCES);
 
@@ -409,10 +410,10 @@ static void test_pidns_outside_caller(void)
 	 * daemon names processes by the host's /proc but is not in its pid
 	 * namespace; see the report) */
 	g_autofree char *nsp =
-		g_strdup_printf("/proc/%d/ns/pid", (int)sm.m.daemon);
+		g_strdup_printf("/proc/%d/ns/pid", (int)sm.daemon);
 	Agent *in = agent_start_ns(0, nsp);
 	g_autoptr(GPtrArray) inside = NULL;
-	g_assert_cmpint(ag_list(in, sm.m.mnt, &inside), ==, 0);
+	g_assert_cmpint(ag_list(in, sm.mnt, &inside), ==, 0);
 	int ir = ag_cat(in, ps, NULL);
 	g_test_message("root inside the daemon's pid namespace: status of "
 		       "host pid %d: %d; %u entries listed",
@@ -422,7 +423,7 @@ static void test_pidns_outside_caller(void)
 
 	/* a caller sdfs cannot name is refused everything, even the root
 	 * directory's attributes */
-	g_assert_cmpint(stat(sm.m.mnt, &st), ==, -1);
+	g_assert_cmpint(stat(sm.mnt, &st), ==, -1);
 	g_assert_cmpint(errno, ==, EACCES);
 	(void)a;
 	wl_kill(r);
@@ -435,25 +436,25 @@ static void test_pidns_outside_caller(void)
  */
 static void test_first_clear_unprivileged(void)
 {
-	SecMount sm;
+	Mount sm;
 	sec_mount_start(&sm, 0, "allow_other", FALSE);
-	Workload *r = sec_wl_start(0, itest_workload_bin, NULL);
-	Workload *wx = sec_wl_start(UID_X, itest_workload_bin, NULL);
+	Workload *r = wl_start();
+	Workload *wx = wl_spawn(tl_workload_bin, NULL, &(WlOpts){.uid = UID_X});
 	Agent *x = agent_start(UID_X, FALSE);
-	g_autofree char *pcx = mnt_path(&sm.m, wx->pid, "clear");
-	g_autofree char *pcr = mnt_path(&sm.m, r->pid, "clear");
+	g_autofree char *pcx = mnt_path(&sm, wx->pid, "clear");
+	g_autofree char *pcr = mnt_path(&sm, r->pid, "clear");
 
 	int rx = ag_write(x, pcx, O_WRONLY, "1", 1);
 	int rx2 = ag_write(x, pcx, O_WRONLY, "1", 1);
-	int rr = write_text(pcr, "1", 1);
+	int rr = tl_write_text(pcr, "1", 1);
 	g_test_message("first clear by uid %u: %s; again: %s; then root: %s",
 		       UID_X, g_strerror(-rx), g_strerror(-rx2),
 		       g_strerror(-rr));
 	g_assert_cmpint(rx, ==, 0);
 	g_assert_cmpint(rx2, ==, 0);
 	g_assert_cmpint(rr, ==, 0);
-	g_assert_cmpuint(sec_epoch(&sm.m, wx->pid), ==, 2);
-	g_assert_cmpuint(sec_epoch(&sm.m, r->pid), ==, 1);
+	g_assert_cmpuint(read_epoch(&sm, wx->pid), ==, 2);
+	g_assert_cmpuint(read_epoch(&sm, r->pid), ==, 1);
 
 	agent_stop(x);
 	wl_kill(wx);

@@ -21,7 +21,7 @@
 #include "sectest.h"
 
 typedef struct {
-	SecMount sm;
+	Mount sm;
 	Workload *w;
 	guint64 a; /* region "a": 2 pages, page 0 written with byte 6 */
 	char *page; /* MNT/PID/pages/ADDR of page 0 */
@@ -36,7 +36,7 @@ static void h_start(H *h)
 	wl_do(h->w, "write a 0 6");
 	g_autofree char *pg = page_name(h->a);
 	g_autofree char *rel = g_strdup_printf("pages/%s", pg);
-	h->page = mnt_path(&h->sm.m, h->w->pid, rel);
+	h->page = mnt_path(&h->sm, h->w->pid, rel);
 }
 
 static void h_stop(H *h)
@@ -49,7 +49,7 @@ static void h_stop(H *h)
 
 static char *hp(H *h, const char *rel)
 {
-	return mnt_path(&h->sm.m, h->w->pid, rel);
+	return mnt_path(&h->sm, h->w->pid, rel);
 }
 
 /* ---- clear ------------------------------------------------------------- */
@@ -75,7 +75,7 @@ static void test_clear_writes(void)
 	H h;
 	h_start(&h);
 	pid_t pid = h.w->pid;
-	guint64 e = sec_epoch(&h.sm.m, pid);
+	guint64 e = read_epoch(&h.sm, pid);
 	g_assert_cmpuint(e, ==, 0);
 	ssize_t n;
 
@@ -95,18 +95,18 @@ static void test_clear_writes(void)
 		g_test_message("clear <- \"%s\"", bad[i].what);
 		g_assert_cmpint(clear_write(&h, bad[i].buf, bad[i].len, -1, &n),
 				==, -EINVAL);
-		g_assert_cmpuint(sec_epoch(&h.sm.m, pid), ==, e);
+		g_assert_cmpuint(read_epoch(&h.sm, pid), ==, e);
 	}
 	/* 1 MiB of '1's: split by the kernel into FUSE writes, each too long */
 	size_t big = 1 << 20;
 	char *ones = g_malloc(big);
 	memset(ones, '1', big);
 	g_assert_cmpint(clear_write(&h, ones, big, -1, &n), ==, -EINVAL);
-	g_assert_cmpuint(sec_epoch(&h.sm.m, pid), ==, e);
+	g_assert_cmpuint(read_epoch(&h.sm, pid), ==, e);
 	/* "1" followed by 1 MiB - 1 of newlines */
 	memset(ones + 1, '\n', big - 1);
 	g_assert_cmpint(clear_write(&h, ones, big, -1, &n), ==, -EINVAL);
-	g_assert_cmpuint(sec_epoch(&h.sm.m, pid), ==, e);
+	g_assert_cmpuint(read_epoch(&h.sm, pid), ==, e);
 	g_free(ones);
 
 	/* a zero-length write never reaches FUSE: success, nothing changes */
@@ -114,13 +114,13 @@ static void test_clear_writes(void)
 	g_assert_cmpint(n, ==, 0);
 	g_assert_cmpint(clear_write(&h, "1", 0, 100, &n), ==, 0);
 	g_assert_cmpint(n, ==, 0);
-	g_assert_cmpuint(sec_epoch(&h.sm.m, pid), ==, e);
+	g_assert_cmpuint(read_epoch(&h.sm, pid), ==, e);
 	/* opening with O_TRUNC alone changes nothing */
 	g_autofree char *pc = hp(&h, "clear");
 	int fd = open(pc, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	g_assert_no_errno(fd);
 	close(fd);
-	g_assert_cmpuint(sec_epoch(&h.sm.m, pid), ==, e);
+	g_assert_cmpuint(read_epoch(&h.sm, pid), ==, e);
 
 	/* the valid ones: one clear each */
 	const char *good[] = {"1", "4", "1\n", "4\n"};
@@ -129,14 +129,14 @@ static void test_clear_writes(void)
 					    &n),
 				==, 0);
 		g_assert_cmpint(n, ==, (ssize_t)strlen(good[i]));
-		g_assert_cmpuint(sec_epoch(&h.sm.m, pid), ==, ++e);
+		g_assert_cmpuint(read_epoch(&h.sm, pid), ==, ++e);
 	}
 	/* decision 3: the offset is ignored */
 	g_assert_cmpint(clear_write(&h, "1", 1, 100, &n), ==, 0);
 	g_assert_cmpint(n, ==, 1);
-	g_assert_cmpuint(sec_epoch(&h.sm.m, pid), ==, ++e);
+	g_assert_cmpuint(read_epoch(&h.sm, pid), ==, ++e);
 	g_assert_cmpint(clear_write(&h, "4\n", 2, (off_t)1 << 40, &n), ==, 0);
-	g_assert_cmpuint(sec_epoch(&h.sm.m, pid), ==, ++e);
+	g_assert_cmpuint(read_epoch(&h.sm, pid), ==, ++e);
 
 	/* partial writes on one fd are judged one by one */
 	fd = open(pc, O_WRONLY | O_CLOEXEC);
@@ -149,7 +149,7 @@ static void test_clear_writes(void)
 	g_assert_cmpint(writev(fd, iov, 2), ==, 2);
 	close(fd);
 	e += 2;
-	g_assert_cmpuint(sec_epoch(&h.sm.m, pid), ==, e);
+	g_assert_cmpuint(read_epoch(&h.sm, pid), ==, e);
 	/* O_RDWR: the epoch read back after the write is the one at open */
 	fd = open(pc, O_RDWR | O_CLOEXEC);
 	g_assert_no_errno(fd);
@@ -159,12 +159,12 @@ static void test_clear_writes(void)
 	g_autofree char *want = g_strdup_printf("%" G_GUINT64_FORMAT "\n", e);
 	g_assert_cmpmem(buf, rn, want, strlen(want));
 	close(fd);
-	g_assert_cmpuint(sec_epoch(&h.sm.m, pid), ==, ++e);
+	g_assert_cmpuint(read_epoch(&h.sm, pid), ==, ++e);
 	/* truncation of clear: only to 0 */
 	g_assert_no_errno(truncate(pc, 0));
 	g_assert_cmpint(truncate(pc, 1), ==, -1);
 	g_assert_cmpint(errno, ==, EPERM);
-	g_assert_cmpuint(sec_epoch(&h.sm.m, pid), ==, e);
+	g_assert_cmpuint(read_epoch(&h.sm, pid), ==, e);
 	h_stop(&h);
 }
 
@@ -209,7 +209,7 @@ static void test_read_offsets(void)
 {
 	H h;
 	h_start(&h);
-	do_clear(&h.sm.m, h.w->pid);
+	do_clear(&h.sm, h.w->pid);
 	wl_do(h.w, "write a 0 6");
 	const char *texts[] = {"dirty_ranges", "status", "clear",
 			       "last/dirty_ranges"};
@@ -220,19 +220,19 @@ static void test_read_offsets(void)
 
 	int fd = open(h.page, O_RDONLY | O_CLOEXEC);
 	g_assert_no_errno(fd);
-	guint8 *want = g_malloc(itest_ps);
-	sdfs_pattern_fill(want, itest_ps, 6, 0);
-	guint8 *b = g_malloc(itest_ps + 64);
-	for (size_t off = 0; off <= itest_ps + 1; off++) {
+	guint8 *want = g_malloc(tl_ps);
+	pat_fill(want, tl_ps, 6, 0);
+	guint8 *b = g_malloc(tl_ps + 64);
+	for (size_t off = 0; off <= tl_ps + 1; off++) {
 		ssize_t n = pread(fd, b, 64, (off_t)off);
-		size_t exp = off < itest_ps ? MIN(64, itest_ps - off) : 0;
+		size_t exp = off < tl_ps ? MIN(64, tl_ps - off) : 0;
 		g_assert_cmpint(n, ==, (ssize_t)exp);
-		g_assert_cmpmem(b, n, want + MIN(off, itest_ps), exp);
+		g_assert_cmpmem(b, n, want + MIN(off, tl_ps), exp);
 	}
 	/* across the end: a short read */
-	g_assert_cmpint(pread(fd, b, itest_ps + 64, 0), ==, (ssize_t)itest_ps);
-	g_assert_cmpmem(b, itest_ps, want, itest_ps);
-	g_assert_cmpint(pread(fd, b, 64, (off_t)itest_ps * 2), ==, 0);
+	g_assert_cmpint(pread(fd, b, tl_ps + 64, 0), ==, (ssize_t)tl_ps);
+	g_assert_cmpmem(b, tl_ps, want, tl_ps);
+	g_assert_cmpint(pread(fd, b, 64, (off_t)tl_ps * 2), ==, 0);
 	g_assert_cmpint(pread(fd, b, 64, (off_t)1 << 62), ==, 0);
 	g_assert_cmpint(pread(fd, b, 64, -5), ==, -1);
 	g_assert_cmpint(errno, ==, EINVAL);
@@ -256,7 +256,7 @@ static void test_modify_tree(void)
 {
 	H h;
 	h_start(&h);
-	do_clear(&h.sm.m, h.w->pid);
+	do_clear(&h.sm, h.w->pid);
 	wl_do(h.w, "write a 0 6");
 	g_autofree char *pg = page_name(h.a);
 	g_autofree char *lrel = g_strdup_printf("last/pages/%s", pg);
@@ -268,7 +268,7 @@ static void test_modify_tree(void)
 	g_autofree char *pages = hp(&h, "pages");
 	g_autofree char *ld = hp(&h, "last/dirty_ranges");
 	const char *ro[] = {pd, ps, h.page, ld, lpage};
-	const char *mnt = h.sm.m.mnt;
+	const char *mnt = h.sm.mnt;
 
 	for (guint i = 0; i < G_N_ELEMENTS(ro); i++) {
 		g_test_message("read-only: %s", ro[i]);
@@ -321,11 +321,11 @@ static void test_modify_tree(void)
 	expect_errno(unlink(pc), EPERM, "unlink clear");
 	expect_errno(chmod(pc, 0666), EPERM, "chmod clear");
 	/* a page file keeps its content through all that */
-	guint8 *b = g_malloc(itest_ps);
+	guint8 *b = g_malloc(tl_ps);
 	g_assert_cmpint(read_page(h.page, b), ==, 0);
 	assert_pattern(b, 6, 0);
 	g_free(b);
-	g_assert_cmpuint(sec_epoch(&h.sm.m, h.w->pid), ==, 1);
+	g_assert_cmpuint(read_epoch(&h.sm, h.w->pid), ==, 1);
 	h_stop(&h);
 }
 
@@ -346,7 +346,7 @@ static void test_names(void)
 	H h;
 	h_start(&h);
 	pid_t pid = h.w->pid;
-	const char *mnt = h.sm.m.mnt;
+	const char *mnt = h.sm.mnt;
 	g_autofree char *tids = wl_cmd(h.w, "idle 1");
 	g_autofree char *dir = hp(&h, NULL);
 	g_autofree char *pages = hp(&h, "pages");
@@ -394,7 +394,7 @@ static void test_names(void)
 	g_autofree char *hex0x = g_strdup_printf("0x%" G_GINT64_MODIFIER "x", a);
 	g_autofree char *unal = g_strdup_printf("%" G_GINT64_MODIFIER "x", a + 1);
 	g_autofree char *unal2 =
-		g_strdup_printf("%" G_GINT64_MODIFIER "x", a + itest_ps / 2);
+		g_strdup_printf("%" G_GINT64_MODIFIER "x", a + tl_ps / 2);
 	g_autofree char *neg = g_strdup_printf("-%" G_GINT64_MODIFIER "x", a);
 	g_autofree char *spc = g_strdup_printf("%s ", nolead);
 	g_autofree char *plus = g_strdup_printf("+%s", nolead);
@@ -414,13 +414,13 @@ static void test_names(void)
 	g_autofree char *p2 = g_build_filename(pages, upper, NULL);
 	g_assert_no_errno(stat(p1, &st));
 	g_assert_no_errno(stat(p2, &st));
-	g_assert_cmpuint(st.st_size, ==, itest_ps);
-	guint8 *b = g_malloc(itest_ps);
+	g_assert_cmpuint(st.st_size, ==, tl_ps);
+	guint8 *b = g_malloc(tl_ps);
 	g_assert_cmpint(read_page(p2, b), ==, 0);
 	assert_pattern(b, 6, 0);
 	g_free(b);
 	/* a page that was never written: not there */
-	g_autofree char *clean = page_name(a + itest_ps);
+	g_autofree char *clean = page_name(a + tl_ps);
 	stat_enoent(pages, clean);
 	h_stop(&h);
 }
@@ -434,16 +434,16 @@ static void test_odirect(void)
 	int fd = open(h.page, O_RDONLY | O_DIRECT | O_CLOEXEC);
 	g_assert_no_errno(fd);
 	void *buf = NULL;
-	g_assert_cmpint(posix_memalign(&buf, itest_ps, 2 * itest_ps), ==, 0);
-	ssize_t n = pread(fd, buf, 2 * itest_ps, 0);
-	g_assert_cmpint(n, ==, (ssize_t)itest_ps);
+	g_assert_cmpint(posix_memalign(&buf, tl_ps, 2 * tl_ps), ==, 0);
+	ssize_t n = pread(fd, buf, 2 * tl_ps, 0);
+	g_assert_cmpint(n, ==, (ssize_t)tl_ps);
 	assert_pattern(buf, 6, 0);
-	g_assert_cmpint(pread(fd, buf, itest_ps, (off_t)itest_ps), ==, 0);
+	g_assert_cmpint(pread(fd, buf, tl_ps, (off_t)tl_ps), ==, 0);
 	close(fd);
 	g_autofree char *pd = hp(&h, "dirty_ranges");
 	fd = open(pd, O_RDONLY | O_DIRECT | O_CLOEXEC);
 	g_assert_no_errno(fd);
-	n = pread(fd, buf, 2 * itest_ps, 0);
+	n = pread(fd, buf, 2 * tl_ps, 0);
 	g_assert_cmpint(n, >, 0);
 	close(fd);
 	free(buf);
@@ -467,15 +467,15 @@ static struct mmap_result mmap_try(const char *path, int flags)
 	if (c == 0) {
 		struct mmap_result r = {0};
 		int fd = open(path, O_RDONLY);
-		void *m = mmap(NULL, itest_ps, PROT_READ, flags, fd, 0);
+		void *m = mmap(NULL, tl_ps, PROT_READ, flags, fd, 0);
 		if (m == MAP_FAILED) {
 			r.map_errno = errno;
 		} else {
 			/* write the result first in case reading faults */
 			r.signal = 1;
 			guint8 want[65536];
-			sdfs_pattern_fill(want, itest_ps, 6, 0);
-			r.read_ok = !memcmp(m, want, itest_ps);
+			pat_fill(want, tl_ps, 6, 0);
+			r.read_ok = !memcmp(m, want, tl_ps);
 			r.signal = 0;
 		}
 		if (write(p[1], &r, sizeof(r)) != sizeof(r))
@@ -530,7 +530,7 @@ static void test_mmap(void)
 		g_assert_true(pr.read_ok);
 	}
 	/* still serving, and the page still reads right */
-	guint8 *b = g_malloc(itest_ps);
+	guint8 *b = g_malloc(tl_ps);
 	g_assert_cmpint(read_page(h.page, b), ==, 0);
 	assert_pattern(b, 6, 0);
 	g_free(b);
@@ -554,7 +554,7 @@ static void test_exit_under_open(void)
 	H h;
 	h_start(&h);
 	pid_t pid = h.w->pid;
-	do_clear(&h.sm.m, pid);
+	do_clear(&h.sm, pid);
 	wl_do(h.w, "write a 0 6");
 	g_autofree char *pd = hp(&h, "dirty_ranges");
 	g_autofree char *ps = hp(&h, "status");
@@ -574,15 +574,15 @@ static void test_exit_under_open(void)
 
 	wl_kill(h.w);
 	h.w = NULL;
-	guint8 *b = g_malloc(itest_ps);
-	expect_errno(pread(fpage, b, itest_ps, 0), ESRCH, "page read after exit");
+	guint8 *b = g_malloc(tl_ps);
+	expect_errno(pread(fpage, b, tl_ps, 0), ESRCH, "page read after exit");
 	expect_errno(write(fc, "1", 1), ESRCH, "clear after exit");
 	/* pre-rendered text may still be read */
 	g_assert_cmpint(pread(fd, t2, sizeof(t2), 0), ==, n1);
 	g_assert_cmpmem(t1, n1, t2, n1);
 	g_assert_cmpint(pread(fs, t2, sizeof(t2), 0), >, 0);
-	g_autofree char *dir = g_strdup_printf("%s/%d", h.sm.m.mnt, (int)pid);
-	stat_enoent(h.sm.m.mnt, dir + strlen(h.sm.m.mnt) + 1);
+	g_autofree char *dir = g_strdup_printf("%s/%d", h.sm.mnt, (int)pid);
+	stat_enoent(h.sm.mnt, dir + strlen(h.sm.mnt) + 1);
 	expect_errno(open(ps, O_RDONLY), ENOENT, "open status after exit");
 	errno = 0;
 	g_assert_null(list_dir(lpages));
@@ -608,9 +608,9 @@ struct racer {
 static void *race_reader(void *p)
 {
 	struct racer *r = p;
-	guint8 *b = g_malloc(itest_ps);
-	guint8 *want = g_malloc(itest_ps);
-	sdfs_pattern_fill(want, itest_ps, 6, 0);
+	guint8 *b = g_malloc(tl_ps);
+	guint8 *want = g_malloc(tl_ps);
+	pat_fill(want, tl_ps, 6, 0);
 	int fd = open(r->page, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		r->other_errno = errno;
@@ -620,12 +620,12 @@ static void *race_reader(void *p)
 	g_atomic_int_inc(&r->opened);
 	while (!r->stop) {
 		int after = r->killed;
-		ssize_t n = pread(fd, b, itest_ps, 0);
+		ssize_t n = pread(fd, b, tl_ps, 0);
 		if (after)
 			g_atomic_int_inc(&r->read_after_kill);
-		if (n == (ssize_t)itest_ps && !memcmp(b, want, itest_ps))
+		if (n == (ssize_t)tl_ps && !memcmp(b, want, tl_ps))
 			g_atomic_int_inc(&r->good);
-		else if (n == (ssize_t)itest_ps)
+		else if (n == (ssize_t)tl_ps)
 			g_atomic_int_inc(&r->bad_data);
 		else if (n < 0 && errno == ESRCH)
 			g_atomic_int_inc(&r->esrch);
@@ -654,9 +654,9 @@ static void test_exit_race(void)
 		wl_do(w, "write a 0 6");
 		g_autofree char *pg = page_name(a);
 		g_autofree char *rel = g_strdup_printf("pages/%s", pg);
-		g_autofree char *page = mnt_path(&h.sm.m, w->pid, rel);
-		g_autofree char *ranges = mnt_path(&h.sm.m, w->pid,
-						   "dirty_ranges");
+		g_autofree char *page = mnt_path(&h.sm, w->pid, rel);
+		g_autofree char *ranges =
+			mnt_path(&h.sm, w->pid, "dirty_ranges");
 		struct racer r = {.page = page, .ranges = ranges};
 		pthread_t th[3];
 		for (int i = 0; i < 3; i++)
@@ -714,7 +714,7 @@ static void test_exec_under_open(void)
 	H h;
 	h_start(&h);
 	pid_t pid = h.w->pid;
-	do_clear(&h.sm.m, pid);
+	do_clear(&h.sm, pid);
 	wl_do(h.w, "write a 0 6");
 	g_autofree char *pd = hp(&h, "dirty_ranges");
 	int fpage = open(h.page, O_RDONLY | O_CLOEXEC);
@@ -724,8 +724,8 @@ static void test_exec_under_open(void)
 	char t1[8192], t2[8192];
 	ssize_t n1 = pread(fd, t1, sizeof(t1), 0);
 	g_assert_cmpint(n1, >, 0);
-	guint8 *b = g_malloc(itest_ps);
-	g_assert_cmpint(pread(fpage, b, itest_ps, 0), ==, (ssize_t)itest_ps);
+	guint8 *b = g_malloc(tl_ps);
+	g_assert_cmpint(pread(fpage, b, tl_ps, 0), ==, (ssize_t)tl_ps);
 	assert_pattern(b, 6, 0);
 
 	/* readers racing the exec see the old page or an error, never junk */
@@ -751,12 +751,12 @@ static void test_exec_under_open(void)
 		g_assert_cmpint(r.bad_data, ==, 0);
 
 	/* after the exec: the address's current content, or EIO if unmapped */
-	ssize_t n = pread(fpage, b, itest_ps, 0);
+	ssize_t n = pread(fpage, b, tl_ps, 0);
 	if (mapped) {
-		g_assert_cmpint(n, ==, (ssize_t)itest_ps);
-		guint8 *m = g_malloc(itest_ps);
-		read_mem(pid, h.a, m, itest_ps);
-		g_assert_cmpmem(b, itest_ps, m, itest_ps);
+		g_assert_cmpint(n, ==, (ssize_t)tl_ps);
+		guint8 *m = g_malloc(tl_ps);
+		read_mem(pid, h.a, m, tl_ps);
+		g_assert_cmpmem(b, tl_ps, m, tl_ps);
 		g_free(m);
 	} else {
 		expect_errno((int)n, EIO, "page read after exec");

@@ -17,10 +17,6 @@
 
 #include "sectest.h"
 
-size_t itest_ps;
-const char *itest_bin;
-const char *itest_workload_bin;
-const char *itest_backend = "uffd";
 const char *sec_target_bin;
 
 static char *run_dir; /* mounts of the subprocesses live under it */
@@ -92,27 +88,6 @@ void sec_add(const char *path, void (*fn)(void))
 	g_test_add_data_func(path, (gconstpointer)fn, run_isolated);
 }
 
-static gboolean uffd_usable(char **why)
-{
-	g_autofree char *out = NULL, *err = NULL;
-	g_autoptr(GError) e = NULL;
-	int st;
-	const char *argv[] = {itest_bin, "--probe", NULL};
-
-	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_CLOEXEC_PIPES,
-			  NULL, NULL, &out, &err, &st, &e)) {
-		*why = g_strdup_printf("%s --probe: %s", itest_bin, e->message);
-		return FALSE;
-	}
-	g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
-	for (char **l = lines; *l; l++)
-		if (g_str_has_prefix(*l, "uffd: "))
-			return g_str_has_prefix(*l, "uffd: yes") ||
-			       (*why = g_strdup(*l), FALSE);
-	*why = g_strdup("--probe does not mention uffd");
-	return FALSE;
-}
-
 /* Copy program *path into dir (mode 0755) and point *path and the
  * environment variable var (read again by the test subprocesses) at the
  * copy. */
@@ -162,14 +137,14 @@ static gboolean stage_programs(char **why)
 		*why = g_strdup_printf("mkdir %s: %s", bin, g_strerror(errno));
 		return FALSE;
 	}
-	if (!stage_one(bin, "SDFS_BIN", &itest_bin, why) ||
-	    !stage_one(bin, "SDFS_WORKLOAD", &itest_workload_bin, why) ||
+	if (!stage_one(bin, "SDFS_BIN", &tl_bin, why) ||
+	    !stage_one(bin, "SDFS_WORKLOAD", &tl_workload_bin, why) ||
 	    !stage_one(bin, "SDFS_SECTARGET", &sec_target_bin, why))
 		return FALSE;
-	if (!exec_ok_as(UID_X, itest_bin)) {
+	if (!exec_ok_as(UID_X, tl_bin)) {
 		*why = g_strdup_printf("uid %u cannot execute %s (a noexec "
 				       "/tmp?)",
-				       (unsigned)UID_X, itest_bin);
+				       (unsigned)UID_X, tl_bin);
 		return FALSE;
 	}
 	return TRUE;
@@ -178,24 +153,21 @@ static gboolean stage_programs(char **why)
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	itest_ps = (size_t)sysconf(_SC_PAGESIZE);
-	itest_bin = g_getenv("SDFS_BIN");
-	itest_workload_bin = g_getenv("SDFS_WORKLOAD");
+	tl_env_init(FALSE);
 	sec_target_bin = g_getenv("SDFS_SECTARGET");
 
 	const char *skip = NULL;
 	g_autofree char *why = NULL;
-	if (!itest_bin || !itest_workload_bin || !sec_target_bin)
+	if (!tl_bin || !tl_workload_bin || !sec_target_bin)
 		skip = "SDFS_BIN, SDFS_WORKLOAD and SDFS_SECTARGET must be set";
 	else if (geteuid() != 0)
 		skip = "needs root (switches to test uids itself)";
-	else if (!uffd_usable(&why))
+	else if (!tl_backend_usable("uffd", &why))
 		skip = why;
 	if (skip) {
 		printf("1..0 # SKIP %s\n", skip);
 		return 0;
 	}
-	sec_safety_init();
 	if (!g_test_subprocess()) {
 		g_test_set_nonfatal_assertions();
 		run_dir = g_strdup("/tmp/sdfs-sec-run-XXXXXX");

@@ -138,32 +138,33 @@ static void test_unpriv_own(void)
 	if (!can_mount_unprivileged())
 		return;
 	user_environment();
-	SecMount sm;
+	Mount sm;
 	sec_mount_start(&sm, UID_X, NULL, FALSE);
-	Workload *wx = sec_wl_start(UID_X, itest_workload_bin, NULL);
-	Workload *r = sec_wl_start(0, itest_workload_bin, NULL);
-	Workload *nd = sec_wl_start(UID_X, sec_target_bin, "nodump");
+	Workload *wx = wl_spawn(tl_workload_bin, NULL, &(WlOpts){.uid = UID_X});
+	Workload *r = wl_start();
+	Workload *nd =
+		wl_spawn(sec_target_bin, "nodump", &(WlOpts){.uid = UID_X});
 	Agent *x = agent_start(UID_X, FALSE);
 
-	sec_own_process_checks(x, &sm.m, wx);
+	sec_own_process_checks(x, &sm, wx);
 
 	/* X's daemon cannot show what X could not read itself */
 	g_autoptr(GPtrArray) names = NULL;
-	g_assert_cmpint(ag_list(x, sm.m.mnt, &names), ==, 0);
+	g_assert_cmpint(ag_list(x, sm.mnt, &names), ==, 0);
 	g_assert_false(names_have_pid(names, r->pid));
 	g_assert_false(names_have_pid(names, nd->pid));
 	g_assert_false(names_have_pid(names, 1));
-	g_autofree char *rs = mnt_path(&sm.m, r->pid, "status");
-	g_autofree char *ns = mnt_path(&sm.m, nd->pid, "status");
+	g_autofree char *rs = mnt_path(&sm, r->pid, "status");
+	g_autofree char *ns = mnt_path(&sm, nd->pid, "status");
 	g_assert_cmpint(ag_cat(x, rs, NULL), ==, -ENOENT);
 	g_assert_cmpint(ag_cat(x, ns, NULL), ==, -ENOENT);
 
 	/* without allow_other the kernel keeps everyone else out, root too */
 	struct stat st;
-	g_assert_cmpint(stat(sm.m.mnt, &st), ==, -1);
+	g_assert_cmpint(stat(sm.mnt, &st), ==, -1);
 	g_assert_cmpint(errno, ==, EACCES);
 	Agent *y = agent_start(UID_Y, FALSE);
-	g_assert_cmpint(ag_stat(y, sm.m.mnt), ==, -EACCES);
+	g_assert_cmpint(ag_stat(y, sm.mnt), ==, -EACCES);
 	agent_stop(y);
 
 	agent_stop(x);
@@ -188,7 +189,7 @@ static void assert_refused_root(const Mount *m, pid_t pid)
 	g_assert_cmpint(errno, ==, EACCES);
 	g_assert_cmpint(open(ps, O_RDONLY), ==, -1);
 	g_assert_cmpint(errno, ==, EACCES);
-	g_assert_cmpint(write_text(pc, "1", 1), ==, -EACCES);
+	g_assert_cmpint(tl_write_text(pc, "1", 1), ==, -EACCES);
 }
 
 static void assert_refused_agent(Agent *a, const Mount *m, pid_t pid)
@@ -210,29 +211,29 @@ static void test_unpriv_allow_other(void)
 	if (!can_mount_unprivileged())
 		return;
 	user_environment();
-	SecMount sm;
+	Mount sm;
 	sec_mount_start(&sm, UID_X, "allow_other", FALSE);
-	Workload *wx = sec_wl_start(UID_X, itest_workload_bin, NULL);
-	Workload *wy = sec_wl_start(UID_Y, itest_workload_bin, NULL);
+	Workload *wx = wl_spawn(tl_workload_bin, NULL, &(WlOpts){.uid = UID_X});
+	Workload *wy = wl_spawn(tl_workload_bin, NULL, &(WlOpts){.uid = UID_Y});
 	Agent *x = agent_start(UID_X, FALSE);
 	Agent *y = agent_start(UID_Y, FALSE);
 
 	/* the owner is served */
-	g_autofree char *pxs = mnt_path(&sm.m, wx->pid, "status");
+	g_autofree char *pxs = mnt_path(&sm, wx->pid, "status");
 	g_assert_cmpint(ag_cat(x, pxs, NULL), ==, 0);
 	/* Y: not X's processes, and not even its own */
-	assert_refused_agent(y, &sm.m, wx->pid);
-	assert_refused_agent(y, &sm.m, wy->pid);
+	assert_refused_agent(y, &sm, wx->pid);
+	assert_refused_agent(y, &sm, wy->pid);
 	/* root: the daemon acts only as X and refuses other uids */
-	assert_refused_root(&sm.m, wx->pid);
-	assert_refused_root(&sm.m, wy->pid);
-	g_assert_cmpuint(sec_epoch_as(x, &sm.m, wx->pid), ==, 0);
+	assert_refused_root(&sm, wx->pid);
+	assert_refused_root(&sm, wy->pid);
+	g_assert_cmpuint(sec_epoch_as(x, &sm, wx->pid), ==, 0);
 	/* not even the root directory's attributes */
-	g_assert_cmpint(ag_stat(y, sm.m.mnt), ==, -EACCES);
+	g_assert_cmpint(ag_stat(y, sm.mnt), ==, -EACCES);
 	struct stat st;
-	g_assert_cmpint(stat(sm.m.mnt, &st), ==, -1);
+	g_assert_cmpint(stat(sm.mnt, &st), ==, -1);
 	g_assert_cmpint(errno, ==, EACCES);
-	g_assert_cmpint(ag_stat(x, sm.m.mnt), ==, 0);
+	g_assert_cmpint(ag_stat(x, sm.mnt), ==, 0);
 
 	agent_stop(x);
 	agent_stop(y);

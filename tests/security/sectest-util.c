@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* sdfs_sectest plumbing: safety net, mounts, targets and agents run as
- * test uids, in other pid namespaces. */
+/* sdfs_sectest plumbing: the suite's mounts (on tests/lib's mount.h) and
+ * agents run as test uids, in other pid namespaces. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,249 +22,59 @@
 
 #define REPLY_TIMEOUT_MS 30000
 
-/* ---- safety net: tests/lib ---------------------------------------------- */
-
-void sec_safety_init(void)
-{
-	tl_net_install();
-}
-
-/* ---- credentials --------------------------------------------------------- */
-
-/* In a child: become uid/gid uid with no supplementary groups. */
-static void child_become(uid_t uid)
-{
-	if (!uid)
-		return;
-	if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
-	    setresuid(uid, uid, uid) < 0) {
-		dprintf(STDERR_FILENO, "cannot become uid %u: %s\n",
-			(unsigned)uid, strerror(errno));
-		_exit(125);
-	}
-}
-
 /* ---- mounts -------------------------------------------------------------- */
 
-static gboolean mountinfo_has(const char *mnt)
+void sec_mount_start(Mount *m, uid_t uid, const char *opts, gboolean pidns)
 {
-	g_autofree char *t = NULL;
-	if (!g_file_get_contents("/proc/self/mountinfo", &t, NULL, NULL))
-		return FALSE;
-	g_auto(GStrv) lines = g_strsplit(t, "\n", -1);
-	for (char **l = lines; *l; l++) {
-		g_auto(GStrv) f = g_strsplit(*l, " ", -1);
-		if (g_strv_length(f) < 10 || strcmp(f[4], mnt))
-			continue;
-		for (char **p = f; *p; p++)
-			if (!strcmp(*p, "-") && p[1] &&
-			    g_str_has_prefix(p[1], "fuse"))
-				return TRUE;
-	}
-	return FALSE;
+	mount_start(m, &(MountOpts){.backend = "uffd",
+				    .opts = opts,
+				    .uid = uid,
+				    .pidns = pidns,
+				    .parent = g_getenv("SDFS_SEC_RUNDIR")});
 }
 
-/* The process to reap for a mount: the daemon or its pidns helper. */
-static pid_t mount_child(const SecMount *sm)
+static void assert_alive(Mount *m)
 {
-	return sm->helper ? sm->helper : sm->m.daemon;
+	if (!mount_alive(m)) {
+		mount_dump_log(m);
+		g_error("the sdfs daemon died (status 0x%x)", m->died);
+	}
+	g_assert_no_errno(kill(m->daemon, 0));
+	g_autofree char *fstype = tl_mount_fstype(m->mnt);
+	g_assert_true(fstype && g_str_has_prefix(fstype, "fuse"));
 }
 
-static void dump_log(const SecMount *sm)
+void sec_assert_serving(Mount *m, uid_t as_uid)
 {
-	g_autofree char *t = NULL;
-	if (sm->m.log && g_file_get_contents(sm->m.log, &t, NULL, NULL) && *t)
-		g_printerr("daemon log (%s):\n%s", sm->m.log, t);
-}
-
-void sec_mount_start(SecMount *sm, uid_t uid, const char *opts, gboolean pidns)
-{
-	memset(sm, 0, sizeof(*sm));
-	sm->uid = uid;
-	const char *run = g_getenv("SDFS_SEC_RUNDIR");
-	g_autofree char *base =
-		g_build_filename(run ? run : "/tmp", "sdfs-sec-XXXXXX", NULL);
-	g_assert_nonnull(g_mkdtemp(base));
-	g_assert_no_errno(chmod(base, 0755));
-	sm->m.mnt = g_build_filename(base, "mnt", NULL);
-	sm->m.log = g_build_filename(base, "daemon.log", NULL);
-	sm->m.backend = g_strdup("uffd");
-	g_assert_no_errno(mkdir(sm->m.mnt, 0755));
-	int logfd = open(sm->m.log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			 0644);
-	g_assert_no_errno(logfd);
-	g_assert_no_errno(chown(base, uid, uid));
-	g_assert_no_errno(chown(sm->m.mnt, uid, uid));
-	g_autofree char *o = g_strdup_printf("backend=uffd%s%s",
-					     opts && *opts ? "," : "",
-					     opts ? opts : "");
-	int pfd[2];
-	g_assert_no_errno(pipe2(pfd, O_CLOEXEC));
-	pid_t parent = getpid();
-	pid_t child = fork();
-	g_assert_cmpint(child, >=, 0);
-	if (child == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		if (pidns) {
-			if (unshare(CLONE_NEWPID) < 0)
-				_exit(126);
-			pid_t d = fork();
-			if (d < 0)
-				_exit(126);
-			if (d > 0) {
-				int st;
-				if (write(pfd[1], &d, sizeof(d)) != sizeof(d))
-					_exit(126);
-				while (waitpid(d, &st, 0) < 0 && errno == EINTR)
-					;
-				_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128);
-			}
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-		}
-		int devnull = open("/dev/null", O_RDONLY);
-		dup2(devnull, STDIN_FILENO);
-		dup2(logfd, STDOUT_FILENO);
-		dup2(logfd, STDERR_FILENO);
-		signal(SIGPIPE, SIG_DFL);
-		child_become(uid);
-		if (!getenv("PATH"))
-			setenv("PATH", "/usr/local/bin:/usr/bin:/bin", 1);
-		execl(itest_bin, itest_bin, "-f", "-o", o, sm->m.mnt,
-		      (char *)NULL);
-		dprintf(STDERR_FILENO, "exec %s: %s\n", itest_bin,
-			strerror(errno));
-		_exit(127);
-	}
-	close(pfd[1]);
-	close(logfd);
-	if (pidns) {
-		sm->helper = child;
-		pid_t d = 0;
-		ssize_t n;
-		do
-			n = read(pfd[0], &d, sizeof(d));
-		while (n < 0 && errno == EINTR);
-		g_assert_cmpint(n, ==, sizeof(d));
-		sm->m.daemon = d;
-		tl_track_pid(d);
-	} else {
-		sm->m.daemon = child;
-	}
-	close(pfd[0]);
-	tl_track_pid(child);
-	sm->m.slot = tl_net_add_mount(sm->m.mnt, sm->m.log);
-	g_assert_cmpint(sm->m.slot, >=, 0);
-
-	gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-	while (!mountinfo_has(sm->m.mnt)) {
-		int st;
-		if (waitpid(child, &st, WNOHANG) == child) {
-			dump_log(sm);
-			tl_untrack_pid(child);
-			sm->m.daemon = sm->helper = 0;
-			g_error("sdfs (uid %u, %s) exited before mounting "
-				"(status 0x%x)",
-				(unsigned)uid, o, st);
-		}
-		if (g_get_monotonic_time() > deadline) {
-			dump_log(sm);
-			g_error("sdfs did not mount %s within 10 s", sm->m.mnt);
-		}
-		g_usleep(10000);
-	}
-}
-
-static void assert_alive(const SecMount *sm)
-{
-	int st;
-	pid_t c = mount_child(sm);
-	g_assert_cmpint(c, >, 0);
-	if (waitpid(c, &st, WNOHANG) != 0) {
-		dump_log(sm);
-		g_error("the sdfs daemon died (status 0x%x)", st);
-	}
-	g_assert_no_errno(kill(sm->m.daemon, 0));
-	g_assert_true(mountinfo_has(sm->m.mnt));
-}
-
-void sec_assert_serving(SecMount *sm, uid_t as_uid)
-{
-	assert_alive(sm);
-	if (sm->helper) {
+	assert_alive(m);
+	if (m->helper) {
 		/* a daemon in its own pid namespace serves only callers
 		 * inside it */
 		g_autofree char *ns =
-			g_strdup_printf("/proc/%d/ns/pid", (int)sm->m.daemon);
+			g_strdup_printf("/proc/%d/ns/pid", (int)m->daemon);
 		Agent *a = agent_start_ns(as_uid, ns);
-		g_assert_cmpint(ag_stat(a, sm->m.mnt), ==, 0);
+		g_assert_cmpint(ag_stat(a, m->mnt), ==, 0);
 		agent_stop(a);
 	} else if (as_uid == 0) {
 		struct stat st;
-		g_assert_no_errno(stat(sm->m.mnt, &st));
+		g_assert_no_errno(stat(m->mnt, &st));
 		g_assert_cmpuint(st.st_ino, ==, 1);
 	} else {
 		Agent *a = agent_start(as_uid, FALSE);
-		g_assert_cmpint(ag_stat(a, sm->m.mnt), ==, 0);
+		g_assert_cmpint(ag_stat(a, m->mnt), ==, 0);
 		agent_stop(a);
 	}
-	assert_alive(sm);
+	assert_alive(m);
 }
 
-void sec_mount_stop(SecMount *sm)
+void sec_mount_stop(Mount *m)
 {
-	if (!sm->m.mnt)
+	if (!m->mnt)
 		return;
-	pid_t c = mount_child(sm);
-	if (c > 0) {
-		/* a root mount lets root in; a user's mount lets its user in */
-		sec_assert_serving(sm, sm->uid);
-		if (umount2(sm->m.mnt, 0) < 0)
-			umount2(sm->m.mnt, MNT_DETACH);
-		gint64 t0 = g_get_monotonic_time();
-		int st = 0, sent = 0;
-		for (;;) {
-			pid_t r = waitpid(c, &st, WNOHANG);
-			if (r == c)
-				break;
-			gint64 el = g_get_monotonic_time() - t0;
-			if (el > 3 * G_USEC_PER_SEC && sent == 0) {
-				kill(sm->m.daemon, SIGTERM);
-				sent = 1;
-			} else if (el > 6 * G_USEC_PER_SEC && sent == 1) {
-				kill(sm->m.daemon, SIGKILL);
-				kill(c, SIGKILL);
-				sent = 2;
-			}
-			g_usleep(5000);
-		}
-		tl_untrack_pid(c);
-		tl_untrack_pid(sm->m.daemon);
-		if (sent)
-			g_test_message("sdfs needed a signal to exit after "
-				       "unmount");
-	}
-	tl_net_drop_mount(sm->m.slot);
-	g_autofree char *base = g_path_get_dirname(sm->m.mnt);
-	rmdir(sm->m.mnt);
-	unlink(sm->m.log);
-	rmdir(base);
-	g_clear_pointer(&sm->m.mnt, g_free);
-	g_clear_pointer(&sm->m.log, g_free);
-	g_clear_pointer(&sm->m.backend, g_free);
-}
-
-/* ---- targets --------------------------------------------------------------- */
-
-static void become_cb(void *ctx)
-{
-	child_become((uid_t)(uintptr_t)ctx);
-}
-
-Workload *sec_wl_start(uid_t uid, const char *bin, const char *arg)
-{
-	return wl_spawn(bin, arg, become_cb, (void *)(uintptr_t)uid);
+	/* a root mount lets root in; a user's mount lets its user in */
+	if (m->daemon > 0)
+		sec_assert_serving(m, m->uid);
+	mount_stop(m);
 }
 
 /* ---- agents -------------------------------------------------------------- */
@@ -504,7 +314,7 @@ Agent *agent_start_ns(uid_t uid, const char *ns)
 			}
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 		}
-		child_become(uid);
+		tl_child_become(uid);
 		agent_main(in[0], out[1]);
 	}
 	tl_track_pid(pid);
@@ -682,11 +492,6 @@ gboolean names_have_pid(GPtrArray *names, pid_t pid)
 		if (!strcmp(g_ptr_array_index(names, i), s))
 			return TRUE;
 	return FALSE;
-}
-
-guint64 sec_epoch(const Mount *m, pid_t pid)
-{
-	return read_epoch(m, pid);
 }
 
 char *status_value(const char *text, const char *key)

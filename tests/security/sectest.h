@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "itest.h" /* Workload, Mount, wl_*, read_text, rline, ... */
+#include "harness.h" /* Mount, Workload, read_text, rline, ...: tests/lib */
 
 /* Unprivileged test identities (gid = uid); no /etc/passwd entries. */
 #define UID_X 61001
@@ -14,36 +14,21 @@
 
 extern const char *sec_target_bin; /* $SDFS_SECTARGET */
 
-/* ---- safety net (sectest-util.c): on abort or exit, kill what was
- * started, detach mounts ---- */
-void sec_safety_init(void);
-
-/* ---- mounts ---- */
-
-typedef struct {
-	Mount m; /* m.mnt, m.daemon (host pid of the daemon), m.log */
-	uid_t uid; /* who runs the daemon */
-	pid_t helper; /* pid-namespace mode: the intermediate process */
-} SecMount;
+/* ---- mounts (the suite's own choices for tests/lib's mount.h) ---- */
 
 /*
- * Start `$SDFS_BIN -f -o backend=uffd[,OPTS] MNT` as uid (0: root), MNT a
- * fresh directory owned by uid. With pidns, the daemon runs as pid 1 of a
- * new pid namespace. Waits until the mount shows in mountinfo.
+ * mount_start with backend=uffd[,OPTS] as uid (0: root), the mount point
+ * owned by uid under $SDFS_SEC_RUNDIR; with pidns, the daemon runs as pid
+ * 1 of a new pid namespace.
  */
-void sec_mount_start(SecMount *sm, uid_t uid, const char *opts,
-		     gboolean pidns);
+void sec_mount_start(Mount *m, uid_t uid, const char *opts, gboolean pidns);
 /* Assert the daemon is alive and the mount serves (stat of the root from a
- * caller the mount lets in); then unmount, stop and reap. */
-void sec_mount_stop(SecMount *sm);
+ * caller the mount lets in); then mount_stop. */
+void sec_mount_stop(Mount *m);
 /* The daemon is alive and a caller (uid) may stat the root. */
-void sec_assert_serving(SecMount *sm, uid_t as_uid);
+void sec_assert_serving(Mount *m, uid_t as_uid);
 
-/* ---- targets run as a test uid ---- */
-
-/* Exec bin (with optional argument arg) as uid (0: unchanged) with the
- * Workload line protocol; waits for "ready PID". */
-Workload *sec_wl_start(uid_t uid, const char *bin, const char *arg);
+/* Targets run as a test uid: wl_spawn(bin, arg, &(WlOpts){.uid = uid}). */
 
 /* ---- agents: forked processes that act as uid on request ---- */
 
@@ -83,8 +68,6 @@ int ag_close(Agent *a, int fd);
 
 /* TRUE if names (a GPtrArray of char*) holds the decimal pid. */
 gboolean names_have_pid(GPtrArray *names, pid_t pid);
-/* The epoch as read by root from MNT/PID/clear. */
-guint64 sec_epoch(const Mount *m, pid_t pid);
 /* Value of key in status text ("epoch"), g_free; NULL if absent. */
 char *status_value(const char *text, const char *key);
 

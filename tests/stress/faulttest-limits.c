@@ -28,7 +28,7 @@
 #define NPROC 24
 
 typedef struct {
-	SMount *m;
+	Mount *m;
 	pid_t pid;
 	guint64 addr;
 	int fds[4];
@@ -41,8 +41,8 @@ static const char *step_names[4] = {"open dirty_ranges", "clear",
 static void *opener_main(void *arg)
 {
 	Opener *o = arg;
-	g_autofree char *dr = sm_path(o->m, o->pid, "dirty_ranges");
-	g_autofree char *cl = sm_path(o->m, o->pid, "clear");
+	g_autofree char *dr = mnt_path(o->m, o->pid, "dirty_ranges");
+	g_autofree char *cl = mnt_path(o->m, o->pid, "clear");
 	g_autofree char *pg = g_strdup_printf(
 		"%s/%d/pages/%016" G_GINT64_MODIFIER "x", o->m->mnt,
 		(int)o->pid, o->addr);
@@ -51,14 +51,14 @@ static void *opener_main(void *arg)
 		o->fds[i] = -1;
 	o->fds[0] = open(dr, O_RDONLY | O_CLOEXEC);
 	o->err[0] = o->fds[0] < 0 ? errno : 0;
-	int r = su_write_text(cl, "1");
+	int r = tl_write_text(cl, "1", 1);
 	o->err[1] = -r;
 	/* after a clear the page is clean: write it again? no: open the
 	 * page only if still dirty (before any clear it is) */
 	o->fds[2] = open(pg, O_RDONLY | O_CLOEXEC);
 	o->err[2] = o->fds[2] < 0 ? errno : 0;
 	if (o->fds[2] >= 0)
-		o->err[3] = su_read_page_fd(o->fds[2], buf) < 0 ? errno : 0;
+		o->err[3] = read_page_fd(o->fds[2], buf) < 0 ? errno : 0;
 	return NULL;
 }
 
@@ -66,10 +66,10 @@ static void test_nofile(void)
 {
 	if (ft_skip_unless_ready())
 		return;
-	SMount m;
-	ft_mount(&m, 32);
-	ft_list_root(&m);
-	int fd_base = su_fd_count(m.daemon);
+	Mount m;
+	mount_start(&m, &(MountOpts){.nofile = 32});
+	mount_list_root(&m);
+	int fd_base = tl_fd_count(m.daemon);
 	g_test_message("daemon fds at start: %d (limit 32)", fd_base);
 	Workload *w[NPROC];
 	Opener o[NPROC];
@@ -116,7 +116,7 @@ static void test_nofile(void)
 		g_test_message("%s", l->str);
 		g_string_free(l, TRUE);
 	}
-	g_test_message("daemon fds under load: %d", su_fd_count(m.daemon));
+	g_test_message("daemon fds under load: %d", tl_fd_count(m.daemon));
 	if (odd)
 		g_test_message("FINDING: %d failures with an errno that "
 			       "misnames fd exhaustion:%s",
@@ -124,10 +124,10 @@ static void test_nofile(void)
 	g_string_free(odd_s, TRUE);
 	/* the limit was reached, and it was only ever an errno */
 	g_assert_cmpint(failures, >, 0);
-	g_assert_true(sm_daemon_alive(&m));
+	g_assert_true(mount_alive(&m));
 	/* at the limit a listing is whole or an errno, never one with holes
 	 * (the trackers of the live targets hold descriptors too) */
-	int listed = ft_list_root(&m);
+	int listed = mount_list_root(&m);
 	if (listed <= 2)
 		g_assert_true(listed == -EMFILE || listed == -ENFILE);
 
@@ -137,34 +137,34 @@ static void test_nofile(void)
 				close(o[i].fds[s]);
 		wl_kill(w[i]);
 	}
-	ft_list_root(&m); /* reap the trackers of the dead */
+	mount_list_root(&m); /* reap the trackers of the dead */
 	g_usleep(100000);
-	int fd_end = su_fd_count(m.daemon);
+	int fd_end = tl_fd_count(m.daemon);
 	g_test_message("daemon fds after: %d", fd_end);
 	g_assert_cmpint(fd_end, <=, fd_base + 2);
 
 	/* normal service again, also with more than one process */
 	Workload *x = wl_start(), *y = wl_start();
-	Mount im = ft_im(&m);
 	guint64 a = wl_addr(x, "map r 8");
 	wl_do(x, "fill r 0 8 4");
 	wl_do(y, "map r 8");
-	g_assert_cmpuint(do_clear(&im, x->pid), ==, 1);
-	g_assert_cmpuint(do_clear(&im, y->pid), ==, 1);
+	g_assert_cmpuint(do_clear(&m, x->pid), ==, 1);
+	g_assert_cmpuint(do_clear(&m, y->pid), ==, 1);
 	wl_do(x, "write r 3 6");
-	g_autofree char *got = ft_ranges_in(&m, x->pid, a, a + 8 * su_ps);
-	g_autofree char *want = rline(a + 3 * su_ps, 1, "rw-p", "");
+	g_autofree char *got =
+		ranges_read_in(&m, x->pid, "dirty_ranges", a, a + 8 * tl_ps);
+	g_autofree char *want = rline(a + 3 * tl_ps, 1, "rw-p", "");
 	g_assert_cmpstr(got, ==, want);
-	g_autofree char *pg = g_strdup_printf(
-		"%s/%d/pages/%016" G_GINT64_MODIFIER "x", m.mnt, (int)x->pid,
-		a + 3 * su_ps);
-	guint8 *buf = g_malloc(su_ps);
+	g_autofree char *pg =
+		g_strdup_printf("%s/%d/pages/%016" G_GINT64_MODIFIER "x", m.mnt,
+				(int)x->pid, a + 3 * tl_ps);
+	guint8 *buf = g_malloc(tl_ps);
 	g_assert_cmpint(read_page(pg, buf), ==, 0);
 	assert_pattern(buf, 6, 3);
 	g_free(buf);
 	wl_kill(x);
 	wl_kill(y);
-	ft_umount(&m);
+	mount_stop(&m);
 }
 
 /* The soft limit only: raising a hard limit again may need privileges
@@ -185,7 +185,7 @@ static int set_as(pid_t pid, rlim_t lim)
 static int try_read(const char *path, size_t *len)
 {
 	g_autofree char *t = NULL;
-	int r = su_read_text(path, &t, len);
+	int r = tl_read_text(path, 16384, &t, len);
 	return r;
 }
 
@@ -194,31 +194,31 @@ static void test_as(void)
 	if (ft_skip_unless_ready())
 		return;
 	const size_t N = 200000;
-	SMount m;
+	Mount m;
 	/* one malloc arena: glibc's per-thread arenas reserve 64 MiB each
 	 * up front, and a big buffer placed in that reservation never
 	 * meets RLIMIT_AS; the main arena grows with brk, which does */
 	const char *env[] = {"GLIBC_TUNABLES=glibc.malloc.arena_max=1", NULL};
 	g_autofree char *err = NULL;
-	if (!sm_start_env(&m, su_backend, 0, env, &err))
+	if (mount_try(&m, &(MountOpts){.env = env}, &err) < 0)
 		g_error("%s", err);
-	if (su_status_kb(m.daemon, "VmSize") > 1L << 30) {
+	if (proc_status_kb(m.daemon, "VmSize") > 1L << 30) {
 		/* ASan reserves terabytes of shadow: no RLIMIT_AS fits */
-		ft_umount(&m);
+		mount_stop(&m);
 		g_test_skip("the daemon is built with a sanitizer: its "
 			    "address space cannot be limited");
 		return;
 	}
-	STarget *big = tgt_start(0xe44, 8, 1, 1000);
-	STarget *small = tgt_start(0xe45, 8, 1, 1000);
+	Workload *big = wl_start_stress(0xe44, 8, 1, 1000);
+	Workload *small = wl_start_stress(0xe45, 8, 1, 1000);
 	g_assert_nonnull(big);
 	g_assert_nonnull(small);
-	g_autofree char *sp = tgt_cmd(big, "sparse %zu", N);
+	g_autofree char *sp = wl_call(big, "sparse %zu", N);
 	g_assert_nonnull(sp);
 	g_assert_true(g_str_has_prefix(sp, "ok "));
-	g_autofree char *bigp = sm_path(&m, big->pid, "dirty_ranges");
-	g_autofree char *smallp = sm_path(&m, small->pid, "dirty_ranges");
-	g_autofree char *smalls = sm_path(&m, small->pid, "status");
+	g_autofree char *bigp = mnt_path(&m, big->pid, "dirty_ranges");
+	g_autofree char *smallp = mnt_path(&m, small->pid, "dirty_ranges");
+	g_autofree char *smalls = mnt_path(&m, small->pid, "status");
 
 	/* warm the daemon up with small requests only: a big render now
 	 * would leave glibc's mmap threshold raised, and the next big buffer
@@ -228,8 +228,8 @@ static void test_as(void)
 		g_assert_cmpint(try_read(smalls, NULL), ==, 0);
 	}
 	size_t len = 0;
-	long vm = su_status_kb(m.daemon, "VmSize");
-	long peak = su_status_kb(m.daemon, "VmPeak");
+	long vm = proc_status_kb(m.daemon, "VmSize");
+	long peak = proc_status_kb(m.daemon, "VmPeak");
 	g_test_message("daemon VmSize %ld kB, VmPeak %ld kB", vm, peak);
 
 	/* the smallest margin over the current size at which a small
@@ -237,13 +237,13 @@ static void test_as(void)
 	gboolean calibrated = FALSE;
 	const long margins[] = {512, 1024, 2048, 4096, 8192};
 	for (size_t i = 0; i < G_N_ELEMENTS(margins); i++) {
-		vm = su_status_kb(m.daemon, "VmSize");
+		vm = proc_status_kb(m.daemon, "VmSize");
 		g_assert_cmpint(set_as(m.daemon,
 				       (rlim_t)(vm + margins[i]) * 1024),
 				==, 0);
 		int rs = try_read(smallp, NULL);
 		int rs2 = try_read(smalls, NULL);
-		g_assert_true(sm_daemon_alive(&m));
+		g_assert_true(mount_alive(&m));
 		if (rs < 0 || rs2 < 0) {
 			g_test_message("margin %ld kB: small request: %s",
 				       margins[i], g_strerror(rs ? -rs : -rs2));
@@ -253,8 +253,8 @@ static void test_as(void)
 		int rb = try_read(bigp, &len);
 		g_test_message("margin %ld kB: big dirty_ranges: %s",
 			       margins[i], rb ? g_strerror(-rb) : "rendered");
-		if (!sm_daemon_alive(&m)) {
-			g_autofree char *log = sm_log(&m);
+		if (!mount_alive(&m)) {
+			g_autofree char *log = mount_log(&m);
 			g_error("the daemon died rendering under RLIMIT_AS "
 				"(VmSize + %ld kB):\n%s",
 				margins[i], log ? log : "");
@@ -268,7 +268,7 @@ static void test_as(void)
 		calibrated = TRUE;
 		break;
 	}
-	g_assert_true(sm_daemon_alive(&m));
+	g_assert_true(mount_alive(&m));
 	g_assert_cmpint(set_as(m.daemon, RLIM_INFINITY), ==, 0);
 	if (!calibrated)
 		g_test_incomplete("no margin made the big render fail while "
@@ -276,11 +276,11 @@ static void test_as(void)
 	/* no limit: everything works again */
 	g_assert_cmpint(try_read(bigp, &len), ==, 0);
 	g_assert_cmpuint(len, >, N * 40);
-	g_autofree char *cl = sm_path(&m, small->pid, "clear");
-	g_assert_cmpint(su_write_text(cl, "1"), ==, 0);
-	tgt_kill(big);
-	tgt_kill(small);
-	ft_umount(&m);
+	g_autofree char *cl = mnt_path(&m, small->pid, "clear");
+	g_assert_cmpint(tl_write_text(cl, "1", 1), ==, 0);
+	wl_kill(big);
+	wl_kill(small);
+	mount_stop(&m);
 }
 
 void ft_register_limits(void)

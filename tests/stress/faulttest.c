@@ -33,64 +33,28 @@
 
 #include "faulttest.h"
 
-/* what itest-helpers.c needs from itest-main.c */
-size_t itest_ps;
-const char *itest_workload_bin;
-
 /* ---- shared helpers ---- */
 
 gboolean ft_skip_unless_ready(void)
 {
 	g_autofree char *reason = NULL;
-	if (!su_bin || !itest_workload_bin || !su_target_bin) {
+	if (!tl_bin || !tl_workload_bin || !tl_stress_target_bin) {
 		g_test_skip("SDFS_BIN, SDFS_WORKLOAD and SDFS_STRESS_TARGET "
 			    "must be set");
 		return TRUE;
 	}
-	if (!su_backend_usable(su_backend, &reason)) {
+	if (!tl_backend_usable(tl_backend, &reason)) {
 		g_test_skip(reason);
 		return TRUE;
 	}
 	return FALSE;
 }
 
-void ft_mount(SMount *m, rlim_t nofile)
-{
-	g_autofree char *err = NULL;
-	if (!sm_start(m, su_backend, nofile, &err))
-		g_error("%s", err);
-}
-
-void ft_umount(SMount *m)
-{
-	sm_stop_checked(m);
-}
-
-Mount ft_im(const SMount *m)
-{
-	Mount im = {0};
-	im.mnt = (char *)m->mnt;
-	im.daemon = m->daemon;
-	return im;
-}
-
-int ft_list_root(const SMount *m)
-{
-	DIR *d = opendir(m->mnt);
-	if (!d)
-		return -errno;
-	int n = 0;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 /* Injectors forked by this run's daemon binary (SDFS_BIN): other sdfs
  * instances on the machine are none of this test's business. */
 static GArray *our_injectors(void)
 {
-	GArray *all = su_find_comm("sdfs-inject");
+	GArray *all = proc_find_comm("sdfs-inject");
 	GArray *a = g_array_new(FALSE, FALSE, sizeof(pid_t));
 	char bin[PATH_MAX];
 
@@ -123,31 +87,25 @@ void ft_wait_injectors(void)
 			   a->len, a->len ? g_array_index(a, pid_t, 0) : 0);
 }
 
-char *ft_ranges_in(const SMount *m, pid_t pid, guint64 s, guint64 e)
-{
-	Mount im = ft_im(m);
-	return ranges_read_in(&im, pid, "dirty_ranges", s, e);
-}
-
-void ft_assert_target_healthy(STarget *t)
+void ft_assert_target_healthy(Workload *t)
 {
 	unsigned long long w1, w2, b1, b2;
 	g_assert_cmpint(waitpid(t->pid, NULL, WNOHANG), ==, 0);
-	g_autofree char *s1 = tgt_cmd(t, "status");
+	g_autofree char *s1 = wl_call(t, "status");
 	g_assert_nonnull(s1);
 	g_assert_cmpint(sscanf(s1, "ok %llu %llu", &w1, &b1), ==, 2);
 	g_usleep(200000);
-	g_autofree char *s2 = tgt_cmd(t, "status");
+	g_autofree char *s2 = wl_call(t, "status");
 	g_assert_nonnull(s2);
 	g_assert_cmpint(sscanf(s2, "ok %llu %llu", &w2, &b2), ==, 2);
-	g_autofree char *states = su_thread_states(t->pid);
+	g_autofree char *states = thread_states(t->pid);
 	g_assert_nonnull(states);
 	if (strchr(states, 'T') || strchr(states, 't'))
 		g_error("target %d left stopped: threads %s", (int)t->pid,
 			states);
 	g_assert_cmpuint(w2, >, w1); /* its writers run */
 	g_assert_cmpuint(b2, ==, 0); /* nothing changed its memory */
-	g_autofree char *c = tgt_cmd(t, "check");
+	g_autofree char *c = wl_call(t, "check");
 	unsigned long long pages, nb;
 	g_assert_nonnull(c);
 	g_assert_cmpint(sscanf(c, "ok %llu %llu", &pages, &nb), ==, 2);
@@ -163,7 +121,7 @@ static void *cl_main(void *arg)
 	ClearLoop *cl = arg;
 	while (!atomic_load(&cl->stop)) {
 		for (int i = 0; i < cl->npaths; i++) {
-			int r = su_write_text(cl->paths[i], "1\n");
+			int r = tl_write_text(cl->paths[i], "1\n", 2);
 			if (r == 0) {
 				atomic_fetch_add(&cl->ok, 1);
 				continue;
@@ -224,7 +182,7 @@ static const char *op_names[NOPS] = {"dirty_ranges", "pages/", "lookup",
 				     "clear", "status", "last/"};
 
 typedef struct {
-	SMount *m;
+	Mount *m;
 	_Atomic pid_t pid;
 	_Atomic uint64_t region;
 	_Atomic int stop;
@@ -255,7 +213,7 @@ static void *hammer_main(void *arg)
 	static _Atomic int next;
 	int me = atomic_fetch_add(&next, 1) % NHAMMER;
 	g_autoptr(GRand) rnd = g_rand_new_with_seed((guint32)me + 17);
-	guint8 *buf = g_malloc(su_ps);
+	guint8 *buf = g_malloc(tl_ps);
 
 	while (!atomic_load(&c->stop)) {
 		pid_t pid = atomic_load(&c->pid);
@@ -274,12 +232,13 @@ static void *hammer_main(void *arg)
 			const char *rel = op == OP_RANGES ? "dirty_ranges"
 					  : op == OP_LAST ? "last/dirty_ranges"
 							  : "status";
-			g_autofree char *p = sm_path(c->m, pid, rel);
+			g_autofree char *p = mnt_path(c->m, pid, rel);
 			g_autofree char *t = NULL;
-			r = su_read_text(p, &t, NULL);
+			r = tl_read_text(p, 16384, &t, NULL);
 			if (r == 0 && op != OP_STATUS) {
 				g_autofree char *err = NULL;
-				g_autoptr(GArray) a = su_ranges_parse(t, &err);
+				g_autoptr(GArray) a =
+					tl_ranges_parse(t, tl_ps, &err);
 				if (!a) {
 					g_mutex_lock(&c->lock);
 					g_string_append_printf(
@@ -291,7 +250,7 @@ static void *hammer_main(void *arg)
 			break;
 		}
 		case OP_LIST: {
-			g_autofree char *p = sm_path(c->m, pid, "pages");
+			g_autofree char *p = mnt_path(c->m, pid, "pages");
 			DIR *d = opendir(p);
 			if (!d) {
 				r = -errno;
@@ -305,7 +264,7 @@ static void *hammer_main(void *arg)
 					continue;
 				g_autofree char *pp = g_strdup_printf(
 					"%s/%s", p, de->d_name);
-				int rr = su_read_page(pp, buf);
+				int rr = read_page(pp, buf);
 				if (rr < 0 && rr != -ENOENT)
 					r = rr;
 				n++;
@@ -322,14 +281,15 @@ static void *hammer_main(void *arg)
 			g_autofree char *p = g_strdup_printf(
 				"%s/%d/pages/%016" G_GINT64_MODIFIER "x",
 				c->m->mnt, (int)pid,
-				region + (uint64_t)g_rand_int_range(rnd, 0, 32) *
-						 su_ps);
-			r = su_read_page(p, buf);
+				region +
+					(uint64_t)g_rand_int_range(rnd, 0, 32) *
+						tl_ps);
+			r = read_page(p, buf);
 			break;
 		}
 		case OP_CLEAR: {
-			g_autofree char *p = sm_path(c->m, pid, "clear");
-			r = su_write_text(p, "1\n");
+			g_autofree char *p = mnt_path(c->m, pid, "clear");
+			r = tl_write_text(p, "1\n", 2);
 			break;
 		}
 		}
@@ -349,29 +309,29 @@ static void chaos_watch(Chaos *c)
 	for (int i = 0; i < NHAMMER; i++) {
 		int64_t s = atomic_load(&c->since[i]);
 		if (s && now - s > 10 * G_USEC_PER_SEC) {
-			g_autofree char *d = su_dump_threads(c->m->daemon);
+			g_autofree char *d = proc_dump_threads(c->m->daemon);
 			g_error("a request hangs for over 10 s:\n%s", d);
 		}
 	}
 }
 
 /* A working mount tracks a fresh workload exactly. */
-static void assert_mount_serves(SMount *m)
+static void assert_mount_serves(Mount *m)
 {
-	g_assert_true(sm_daemon_alive(m));
+	g_assert_true(mount_alive(m));
 	Workload *w = wl_start();
 	guint64 a = wl_addr(w, "map r 16");
 	wl_do(w, "fill r 0 16 3");
-	Mount im = ft_im(m);
-	g_assert_cmpuint(do_clear(&im, w->pid), ==, 1);
+	g_assert_cmpuint(do_clear(m, w->pid), ==, 1);
 	wl_do(w, "write r 5 9");
-	g_autofree char *got = ft_ranges_in(m, w->pid, a, a + 16 * su_ps);
-	g_autofree char *want = rline(a + 5 * su_ps, 1, "rw-p", "");
+	g_autofree char *got =
+		ranges_read_in(m, w->pid, "dirty_ranges", a, a + 16 * tl_ps);
+	g_autofree char *want = rline(a + 5 * tl_ps, 1, "rw-p", "");
 	g_assert_cmpstr(got, ==, want);
-	g_autofree char *name = page_name(a + 5 * su_ps);
+	g_autofree char *name = page_name(a + 5 * tl_ps);
 	g_autofree char *rel = g_strdup_printf("pages/%s", name);
-	g_autofree char *p = sm_path(m, w->pid, rel);
-	guint8 *buf = g_malloc(su_ps);
+	g_autofree char *p = mnt_path(m, w->pid, rel);
+	guint8 *buf = g_malloc(tl_ps);
 	g_assert_cmpint(read_page(p, buf), ==, 0);
 	assert_pattern(buf, 9, 5);
 	g_free(buf);
@@ -382,8 +342,8 @@ static void test_chaos(void)
 {
 	if (ft_skip_unless_ready())
 		return;
-	SMount m;
-	ft_mount(&m, 0);
+	Mount m;
+	mount_start(&m, NULL);
 	Chaos *c = g_new0(Chaos, 1);
 	c->m = &m;
 	c->bad = g_string_new(NULL);
@@ -393,9 +353,9 @@ static void test_chaos(void)
 		pthread_create(&th[i], NULL, hammer_main, c);
 	g_autoptr(GRand) rnd = g_rand_new_with_seed(99);
 	int actions[5] = {0};
-	double t0 = su_now();
+	double t0 = tl_now();
 	int iter;
-	for (iter = 0; iter < 200 && su_now() - t0 < 10; iter++) {
+	for (iter = 0; iter < 200 && tl_now() - t0 < 10; iter++) {
 		Workload *w = wl_start();
 		guint64 a = wl_addr(w, "map r 32");
 		wl_do(w, "fill r 0 32 1");
@@ -431,7 +391,7 @@ static void test_chaos(void)
 			break;
 		}
 		default: { /* clears in flight, then SIGKILL */
-			g_autofree char *p = sm_path(&m, w->pid, "clear");
+			g_autofree char *p = mnt_path(&m, w->pid, "clear");
 			ClearLoop cl;
 			cl_start(&cl, &p, 1, TRUE);
 			g_usleep((gulong)g_rand_int_range(rnd, 0, 3000));
@@ -469,12 +429,12 @@ static void test_chaos(void)
 	g_test_message("%d targets (exit %d, kill %d, exec %d, fork %d, "
 		       "kill mid-clear %d) in %.1f s\n%s",
 		       iter, actions[0], actions[1], actions[2], actions[3],
-		       actions[4], su_now() - t0, sum->str);
+		       actions[4], tl_now() - t0, sum->str);
 	g_string_free(sum, TRUE);
 	if (c->nbad)
 		g_error("%d unexpected results:\n%s", c->nbad, c->bad->str);
 	assert_mount_serves(&m);
-	ft_umount(&m);
+	mount_stop(&m);
 	g_string_free(c->bad, TRUE);
 	g_mutex_clear(&c->lock);
 	g_free(c);
@@ -486,28 +446,28 @@ static void test_clear_vs_exit(void)
 {
 	if (ft_skip_unless_ready())
 		return;
-	SMount m;
-	ft_mount(&m, 0);
-	ft_list_root(&m);
-	int fd_base = su_fd_count(m.daemon);
+	Mount m;
+	mount_start(&m, NULL);
+	mount_list_root(&m);
+	int fd_base = tl_fd_count(m.daemon);
 	g_autoptr(GRand) rnd = g_rand_new_with_seed(7);
 	const int allowed[] = {ENOENT, ESRCH};
 	uint64_t ok = 0, gone = 0;
-	double t0 = su_now();
+	double t0 = tl_now();
 	int iter;
-	for (iter = 0; iter < 150 && su_now() - t0 < 8; iter++) {
+	for (iter = 0; iter < 150 && tl_now() - t0 < 8; iter++) {
 		/* half: a fresh process (the first clear injects the
 		 * userfaultfd syscall); half: cleared once already */
-		STarget *t = tgt_start((uint32_t)iter + 1, 64, 1, 100);
+		Workload *t = wl_start_stress((uint32_t)iter + 1, 64, 1, 100);
 		g_assert_nonnull(t);
-		g_autofree char *p = sm_path(&m, t->pid, "clear");
+		g_autofree char *p = mnt_path(&m, t->pid, "clear");
 		if (iter % 2)
-			g_assert_cmpint(su_write_text(p, "1"), ==, 0);
+			g_assert_cmpint(tl_write_text(p, "1", 1), ==, 0);
 		ClearLoop cl;
 		cl_start(&cl, &p, 1, TRUE);
 		g_usleep((gulong)g_rand_int_range(rnd, 0, 4000));
 		if (g_rand_boolean(rnd)) {
-			g_autofree char *r = tgt_cmd(t, "exit");
+			g_autofree char *r = wl_call(t, "exit");
 			(void)r;
 		} else {
 			kill(t->pid, SIGKILL);
@@ -518,31 +478,31 @@ static void test_clear_vs_exit(void)
 		     i++)
 			g_usleep(1000);
 		cl_stop(&cl);
-		tgt_kill(t);
+		wl_kill(t);
 		ok += cl.ok;
 		gone += cl.errs[ENOENT] + cl.errs[ESRCH];
 		g_autofree char *bad = cl_errors(&cl, allowed, 2);
 		if (bad)
 			g_error("iteration %d: clear racing with exit gave %s",
 				iter, bad);
-		g_assert_true(sm_daemon_alive(&m));
+		g_assert_true(mount_alive(&m));
 	}
 	ft_wait_injectors();
 	g_test_message("%d targets, %llu clears ok, %llu ENOENT/ESRCH in "
 		       "%.1f s",
 		       iter, (unsigned long long)ok, (unsigned long long)gone,
-		       su_now() - t0);
+		       tl_now() - t0);
 	/* no root listing: the daemon drops the trackers of the dead (and
 	 * their fds) as they exit; give its reaper a moment */
-	int fd_end = su_fd_count(m.daemon);
+	int fd_end = tl_fd_count(m.daemon);
 	for (int i = 0; i < 100 && fd_end > fd_base + 2; i++) {
 		g_usleep(10000);
-		fd_end = su_fd_count(m.daemon);
+		fd_end = tl_fd_count(m.daemon);
 	}
 	g_test_message("daemon fds: %d before, %d after", fd_base, fd_end);
 	g_assert_cmpint(fd_end, <=, fd_base + 2);
 	assert_mount_serves(&m);
-	ft_umount(&m);
+	mount_stop(&m);
 }
 
 /* ---- /fault/life/pid-reuse ---- */
@@ -571,34 +531,33 @@ static void test_pid_reuse(void)
 		g_test_skip(why);
 		return;
 	}
-	SMount m;
-	ft_mount(&m, 0);
-	Mount im = ft_im(&m);
-	guint8 *buf = g_malloc(su_ps);
+	Mount m;
+	mount_start(&m, NULL);
+	guint8 *buf = g_malloc(tl_ps);
 
 	Workload *w1 = wl_start();
 	pid_t pid = w1->pid;
 	guint64 a = wl_addr(w1, "map r 4");
 	wl_do(w1, "fill r 0 4 7");
-	g_assert_cmpuint(do_clear(&im, pid), ==, 1);
+	g_assert_cmpuint(do_clear(&m, pid), ==, 1);
 	wl_do(w1, "write r 1 9");
-	g_autofree char *name = page_name(a + su_ps);
+	g_autofree char *name = page_name(a + tl_ps);
 	g_autofree char *rel = g_strdup_printf("pages/%s", name);
-	g_autofree char *ppath = sm_path(&m, pid, rel);
-	g_autofree char *cpath = sm_path(&m, pid, "clear");
-	g_autofree char *dpath = sm_path(&m, pid, "dirty_ranges");
+	g_autofree char *ppath = mnt_path(&m, pid, rel);
+	g_autofree char *cpath = mnt_path(&m, pid, "clear");
+	g_autofree char *dpath = mnt_path(&m, pid, "dirty_ranges");
 	int fd_page = open(ppath, O_RDONLY | O_CLOEXEC);
 	g_assert_no_errno(fd_page);
 	int fd_clear = open(cpath, O_WRONLY | O_CLOEXEC);
 	g_assert_no_errno(fd_clear);
 	int fd_ranges = open(dpath, O_RDONLY | O_CLOEXEC);
 	g_assert_no_errno(fd_ranges);
-	g_assert_cmpint(su_read_page_fd(fd_page, buf), ==, 0);
+	g_assert_cmpint(read_page_fd(fd_page, buf), ==, 0);
 	assert_pattern(buf, 9, 1);
 
 	wl_kill(w1);
 	/* the daemon sees the exit at once: ESRCH before the reuse too */
-	g_assert_cmpint(su_read_page_fd(fd_page, buf), ==, -ESRCH);
+	g_assert_cmpint(read_page_fd(fd_page, buf), ==, -ESRCH);
 
 	Workload *w2 = NULL;
 	int tries;
@@ -614,7 +573,7 @@ static void test_pid_reuse(void)
 		close(fd_page);
 		close(fd_clear);
 		close(fd_ranges);
-		ft_umount(&m);
+		mount_stop(&m);
 		g_free(buf);
 		g_test_skip("could not make the pid be reused in 100 tries");
 		return;
@@ -622,7 +581,7 @@ static void test_pid_reuse(void)
 	g_test_message("pid %d reused after %d tries", (int)pid, tries + 1);
 
 	/* files of the old process never read the new one */
-	g_assert_cmpint(su_read_page_fd(fd_page, buf), ==, -ESRCH);
+	g_assert_cmpint(read_page_fd(fd_page, buf), ==, -ESRCH);
 	errno = 0;
 	g_assert_cmpint(write(fd_clear, "1", 1), ==, -1);
 	g_assert_cmpint(errno, ==, ESRCH);
@@ -634,24 +593,24 @@ static void test_pid_reuse(void)
 	close(fd_ranges);
 
 	/* the directory is the new process: epoch 0, its own pages */
-	g_assert_cmpuint(read_epoch(&im, pid), ==, 0);
-	g_autoptr(GHashTable) st = read_status(&im, pid);
+	g_assert_cmpuint(read_epoch(&m, pid), ==, 0);
+	g_autoptr(GHashTable) st = read_status(&m, pid);
 	g_assert_cmpstr(g_hash_table_lookup(st, "epoch"), ==, "0");
 	g_assert_cmpstr(g_hash_table_lookup(st, "cleared_at"), ==, "0");
 	g_assert_cmpstr(g_hash_table_lookup(st, "last_pages"), ==, "0");
-	g_autofree char *lp = sm_path(&m, pid, "last/pages");
+	g_autofree char *lp = mnt_path(&m, pid, "last/pages");
 	g_autoptr(GPtrArray) last = list_dir(lp);
 	g_assert_nonnull(last);
 	g_assert_cmpuint(last->len, ==, 0);
-	g_autofree char *pp = sm_path(&m, pid, "pages");
+	g_autofree char *pp = mnt_path(&m, pid, "pages");
 	g_autoptr(GPtrArray) pages = list_dir(pp);
 	g_assert_nonnull(pages);
 	g_assert_cmpuint(pages->len, >, 0);
 	r = read_page(ppath, buf);
 	if (r == 0) { /* something of the new process there: not old data */
 		gboolean same = TRUE;
-		for (gsize i = 0; i < su_ps; i++)
-			same &= buf[i] == sdfs_pattern(9, 1, i);
+		for (gsize i = 0; i < tl_ps; i++)
+			same &= buf[i] == pat_byte(9, 1, i);
 		g_assert_false(same);
 	} else {
 		g_assert_cmpint(r, ==, -ENOENT);
@@ -659,14 +618,15 @@ static void test_pid_reuse(void)
 	/* and it is tracked from scratch */
 	guint64 a2 = wl_addr(w2, "map r 4");
 	wl_do(w2, "fill r 0 4 2");
-	g_assert_cmpuint(do_clear(&im, pid), ==, 1);
+	g_assert_cmpuint(do_clear(&m, pid), ==, 1);
 	wl_do(w2, "write r 2 5");
-	g_autofree char *got = ft_ranges_in(&m, pid, a2, a2 + 4 * su_ps);
-	g_autofree char *want = rline(a2 + 2 * su_ps, 1, "rw-p", "");
+	g_autofree char *got =
+		ranges_read_in(&m, pid, "dirty_ranges", a2, a2 + 4 * tl_ps);
+	g_autofree char *want = rline(a2 + 2 * tl_ps, 1, "rw-p", "");
 	g_assert_cmpstr(got, ==, want);
 	wl_kill(w2);
 	g_free(buf);
-	ft_umount(&m);
+	mount_stop(&m);
 }
 
 void ft_register_life(void)
@@ -679,9 +639,7 @@ void ft_register_life(void)
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	su_init();
-	itest_ps = su_ps;
-	itest_workload_bin = g_getenv("SDFS_WORKLOAD");
+	tl_env_init(TRUE);
 	ft_register_life();
 	ft_register_kill();
 	ft_register_limits();

@@ -24,7 +24,7 @@
 #include "stress-churn.h"
 
 static struct {
-	const SMount *m;
+	const Mount *m;
 	char *rsync, *tmp, *snap, *maps;
 	pid_t pid;
 	int out; /* its stdout */
@@ -67,7 +67,7 @@ static const char *sc_fate(char *buf, size_t n)
 			 WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
 	else
 		snprintf(buf, n, "sdfs_churn %d alive, state %c", (int)sc.pid,
-			 su_state(sc.pid));
+			 proc_state(sc.pid));
 	return buf;
 }
 
@@ -85,13 +85,13 @@ static void sc_error(const char *fmt, ...)
 /* Clear, one rsync round, keep last/maps; rsync's exit code. */
 static int sc_round(void)
 {
-	g_autofree char *clear = sm_path(sc.m, sc.pid, "clear");
-	g_autofree char *last = sm_path(sc.m, sc.pid, "last");
-	g_autofree char *mp = sm_path(sc.m, sc.pid, "last/maps");
+	g_autofree char *clear = mnt_path(sc.m, sc.pid, "clear");
+	g_autofree char *last = mnt_path(sc.m, sc.pid, "last");
+	g_autofree char *mp = mnt_path(sc.m, sc.pid, "last/maps");
 	g_autofree char *err = NULL;
 	char fate[96];
 	sc_step("clear");
-	int r = su_write_text(clear, "1\n");
+	int r = tl_write_text(clear, "1\n", 2);
 	if (r < 0) {
 		sc_idle();
 		sc_error("clear %s: %s (%s)", clear, g_strerror(-r),
@@ -105,7 +105,7 @@ static int sc_round(void)
 	g_free(sc.maps);
 	sc.maps = NULL;
 	sc_step("read last/maps");
-	r = su_read_text(mp, &sc.maps, NULL);
+	r = tl_read_text(mp, 16384, &sc.maps, NULL);
 	sc_idle();
 	if (r < 0)
 		sc_error("%s: %s (%s)", mp, g_strerror(-r),
@@ -125,7 +125,7 @@ static void *sc_main(void *arg)
 	return NULL;
 }
 
-gboolean sc_start(const SMount *m)
+gboolean sc_start(const Mount *m)
 {
 	const char *churn = g_getenv("SDFS_CHURN");
 	sc.rsync = g_find_program_in_path("rsync");
@@ -192,7 +192,7 @@ gboolean sc_start(const SMount *m)
 static gboolean all_stopped(pid_t pid)
 {
 	for (int i = 0; i < 2000; i++) {
-		g_autofree char *st = su_thread_states(pid);
+		g_autofree char *st = thread_states(pid);
 		if (st && !strchr(st, 'R') && !strchr(st, 'S') &&
 		    !strchr(st, 'D'))
 			return TRUE;

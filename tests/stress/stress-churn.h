@@ -4,11 +4,11 @@
 
 #include <stdint.h>
 
-#include "sutil.h"
+#include "harness.h"
 
 /* Start sdfs_churn ($SDFS_CHURN) and the thread taking snapshot rounds
  * of it on mount m. FALSE: not started (a reason or ERROR printed). */
-gboolean sc_start(const SMount *m);
+gboolean sc_start(const Mount *m);
 /* Stop the rounds and the target, take the last round, check the
  * snapshot; kill the target. The number of errors found. */
 uint64_t sc_finish(void);

@@ -2,7 +2,7 @@
 /*
  * sdfs_stress_target TAG PAGES THREADS [PAUSE_US]: a target process for the
  * stress and fault tests that keeps writing, and verifying, a known
- * pattern (spattern.h) in its own memory.
+ * pattern (tests/lib/pattern.h) in its own memory.
  *
  * It maps PAGES anonymous pages between two PROT_NONE guard pages, writes
  * every page at generation 1, prints "ready PID ADDR PAGES" and starts
@@ -44,7 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "spattern.h"
+#include "pattern.h"
 
 #define MAX_THREADS 16
 
@@ -112,14 +112,14 @@ static void *writer(void *arg)
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		size_t idx = first + (size_t)(x % k);
 		uint32_t g = ++gens[idx];
-		spat_fill(page(idx), ps, tag, idx, g);
-		long w = spat_check_gen(page(idx), ps, tag, idx, g);
+		wpat_fill(page(idx), ps, tag, idx, g);
+		long w = wpat_check_gen(page(idx), ps, tag, idx, g);
 		if (w >= 0)
 			report_bad("write-back", idx, w);
 		atomic_fetch_add_explicit(&writes, 1, memory_order_relaxed);
 		if (n % 64 == 0) {
 			size_t j = first + rr++ % k;
-			w = spat_check_gen(page(j), ps, tag, j, gens[j]);
+			w = wpat_check_gen(page(j), ps, tag, j, gens[j]);
 			if (w >= 0)
 				report_bad("re-check", j, w);
 			if (pause_us)
@@ -147,7 +147,7 @@ static void cmd_check(void)
 	uint64_t sum = 0, nbad = 0;
 	do_pause();
 	for (size_t i = 0; i < npages; i++) {
-		long w = spat_check_gen(page(i), ps, tag, i, gens[i]);
+		long w = wpat_check_gen(page(i), ps, tag, i, gens[i]);
 		if (w >= 0) {
 			nbad++;
 			report_bad("check", i, w);
@@ -222,7 +222,7 @@ int main(int argc, char **argv)
 	madvise(region, npages * ps, MADV_NOHUGEPAGE);
 	for (size_t i = 0; i < npages; i++) {
 		gens[i] = 1;
-		spat_fill(page(i), ps, tag, i, 1);
+		wpat_fill(page(i), ps, tag, i, 1);
 	}
 	reply("ready %d %lx %zu", (int)getpid(), (unsigned long)region, npages);
 	for (int i = 0; i < nthreads; i++) {
@@ -264,7 +264,7 @@ int main(int argc, char **argv)
 				continue;
 			}
 			uint32_t g = ++gens[idx];
-			spat_fill(page(idx), ps, tag, idx, g);
+			wpat_fill(page(idx), ps, tag, idx, g);
 			reply("ok %u", g);
 		} else if (!strncmp(line, "sparse ", 7)) {
 			size_t n = strtoul(line + 7, NULL, 0);

@@ -43,8 +43,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "stress-churn.h"
-#include "sutil.h"
 
 #define NREADERS 8
 #define NCLEARERS 2
@@ -53,7 +53,7 @@
 #define NWORKERS (NREADERS + NCLEARERS + 1)
 
 typedef struct {
-	STarget *t; /* owned by the life-cycle thread */
+	Workload *t; /* owned by the life-cycle thread */
 	pid_t pid; /* 0 while being replaced */
 	uint32_t tag;
 	uint64_t addr;
@@ -70,7 +70,7 @@ typedef struct {
 	int slot;
 } Snap;
 
-static SMount mnt;
+static Mount mnt;
 static Slot slots[MAX_TARGETS];
 static int ntargets = 4;
 static GMutex slot_lock;
@@ -129,13 +129,14 @@ static void *watchdog_main(void *arg)
 				   "in %s\n",
 				   w, (now - s) / 1e6, wd[w].what);
 			if (mnt.daemon > 0) {
-				g_autofree char *d = su_dump_threads(mnt.daemon);
+				g_autofree char *d =
+					proc_dump_threads(mnt.daemon);
 				g_printerr("%s", d);
 			}
 			for (int i = 0; i < ntargets; i++)
 				if (slots[i].pid > 0) {
 					g_autofree char *st =
-						su_thread_states(slots[i].pid);
+						thread_states(slots[i].pid);
 					g_printerr("target %d threads: %s\n",
 						   (int)slots[i].pid,
 						   st ? st : "(gone)");
@@ -149,16 +150,16 @@ static void *watchdog_main(void *arg)
 			g_printerr("stress: DEADLOCK? churning target %d: stuck "
 				   "in %s\n",
 				   (int)cp, what);
-			g_autofree char *t = su_dump_threads(cp);
-			g_autofree char *me = su_dump_threads(getpid());
-			g_autofree char *kids = su_dump_descendants(getpid());
+			g_autofree char *t = proc_dump_threads(cp);
+			g_autofree char *me = proc_dump_threads(getpid());
+			g_autofree char *kids = proc_dump_descendants(getpid());
 			g_autofree char *d =
-				mnt.daemon > 0 ? su_dump_threads(mnt.daemon)
+				mnt.daemon > 0 ? proc_dump_threads(mnt.daemon)
 					       : NULL;
-			g_autofree char *mine = su_pipe_fds(getpid());
+			g_autofree char *mine = proc_pipe_fds(getpid());
 			g_printerr("%s%s  pipes:%s\n%s%s", t, me, mine,
 				   d ? d : "", kids);
-			g_autofree char *log = sm_log(&mnt);
+			g_autofree char *log = mount_log(&mnt);
 			if (log && *log)
 				g_printerr("# ---- daemon log ----\n%s# ---- "
 					   "end ----\n",
@@ -211,30 +212,29 @@ static void bad_errno(const Snap *s, const char *what, const char *path,
 		atomic_fetch_add(&n_gone, 1);
 		return;
 	}
-	error_at("%s %s: %s (%s; its state now: %c)", what, path,
-		 g_strerror(e),
+	error_at("%s %s: %s (%s; its state now: %c)", what, path, g_strerror(e),
 		 allowed ? "target was alive" : "errno not allowed",
-		 su_state(s->pid) ? su_state(s->pid) : '-');
+		 proc_state(s->pid) ? proc_state(s->pid) : '-');
 }
 
 /* Check one page read through sdfs; addr is its address. */
 static void verify_page(const Snap *s, uint64_t addr, const uint64_t *buf,
 			const char *path)
 {
-	if (addr < s->addr || addr >= s->addr + s->npages * su_ps) {
+	if (addr < s->addr || addr >= s->addr + s->npages * tl_ps) {
 		atomic_fetch_add(&n_reads, 1); /* not ours to check */
 		return;
 	}
-	uint64_t idx = (addr - s->addr) / su_ps;
+	uint64_t idx = (addr - s->addr) / tl_ps;
 	uint32_t g0 = 0;
-	long w = spat_check(buf, su_ps, s->tag, idx, &g0);
+	long w = wpat_check(buf, tl_ps, s->tag, idx, &g0);
 	if (w >= 0) {
 		error_at("%s: page %" G_GUINT64_FORMAT " word %ld = %016"
 			 G_GINT64_MODIFIER "x: not a pattern of tag %u",
 			 path, idx, w, buf[w], s->tag);
 		return;
 	}
-	if ((uint32_t)(buf[su_ps / 8 - 1] >> 32) != g0)
+	if ((uint32_t)(buf[tl_ps / 8 - 1] >> 32) != g0)
 		atomic_fetch_add(&n_torn, 1); /* read while being written */
 	atomic_fetch_add(&n_reads, 1);
 }
@@ -258,7 +258,7 @@ static void read_page_file(int w, const Snap *s, const char *dir,
 	}
 	for (int i = 0; i < times; i++) {
 		wd_begin(w, "read", path);
-		int r = su_read_page_fd(fd, buf);
+		int r = read_page_fd(fd, buf);
 		wd_end(w);
 		if (r < 0) {
 			bad_errno(s, "read", path, -r, TRUE);
@@ -272,31 +272,31 @@ static void read_page_file(int w, const Snap *s, const char *dir,
 /* dirty_ranges or last/dirty_ranges */
 static void check_ranges(int w, const Snap *s, const char *rel)
 {
-	g_autofree char *path = sm_path(&mnt, s->pid, rel);
-	g_autoptr(GArray) before = su_maps(s->pid);
+	g_autofree char *path = mnt_path(&mnt, s->pid, rel);
+	g_autoptr(GArray) before = maps_read(s->pid);
 	g_autofree char *text = NULL;
 	wd_begin(w, "read", path);
-	int r = su_read_text(path, &text, NULL);
+	int r = tl_read_text(path, 16384, &text, NULL);
 	wd_end(w);
 	if (r < 0) {
 		bad_errno(s, "read", path, -r, FALSE);
 		return;
 	}
 	g_autofree char *err = NULL;
-	g_autoptr(GArray) a = su_ranges_parse(text, &err);
+	g_autoptr(GArray) a = tl_ranges_parse(text, tl_ps, &err);
 	if (!a) {
 		error_at("%s: %s", path, err);
 		return;
 	}
 	atomic_fetch_add(&n_ranges, 1);
 	atomic_fetch_add(&n_lines, a->len);
-	g_autoptr(GArray) after = su_maps(s->pid);
+	g_autoptr(GArray) after = maps_read(s->pid);
 	if (!before || !after || !still(s))
 		return;
 	gboolean last = g_str_has_prefix(rel, "last");
 	for (guint i = 0; i < a->len; i++) {
-		SRange *x = &g_array_index(a, SRange, i);
-		uint64_t rs = s->addr, re = s->addr + s->npages * su_ps;
+		Range *x = &g_array_index(a, Range, i);
+		uint64_t rs = s->addr, re = s->addr + s->npages * tl_ps;
 		if (x->start < re && x->end > rs &&
 		    (x->start < rs || x->end > re))
 			error_at("%s: range %" G_GINT64_MODIFIER
@@ -305,8 +305,8 @@ static void check_ranges(int w, const Snap *s, const char *rel)
 				 "x-%" G_GINT64_MODIFIER "x",
 				 path, x->start, x->end, rs, re);
 		/* last/ may name mappings gone since the clear */
-		if (!last && !su_in_maps(before, x->start, x->end) &&
-		    !su_in_maps(after, x->start, x->end))
+		if (!last && !maps_contain(before, x->start, x->end) &&
+		    !maps_contain(after, x->start, x->end))
 			error_at("%s: range %" G_GINT64_MODIFIER
 				 "x-%" G_GINT64_MODIFIER "x is in no mapping",
 				 path, x->start, x->end);
@@ -318,7 +318,7 @@ static void check_ranges(int w, const Snap *s, const char *rel)
 static void check_listing(int w, const Snap *s, const char *rel,
 			  GRand *rnd)
 {
-	g_autofree char *path = sm_path(&mnt, s->pid, rel);
+	g_autofree char *path = mnt_path(&mnt, s->pid, rel);
 	uint64_t picked[8];
 	int npicked = 0;
 	uint64_t seen = 0, prev = 0;
@@ -344,7 +344,7 @@ static void check_listing(int w, const Snap *s, const char *rel,
 			continue;
 		char *end;
 		uint64_t a = g_ascii_strtoull(de->d_name, &end, 16);
-		if (strlen(de->d_name) != 16 || *end || a % su_ps ||
+		if (strlen(de->d_name) != 16 || *end || a % tl_ps ||
 		    (seen && a <= prev)) {
 			error_at("%s: bad or unordered entry '%s'", path,
 				 de->d_name);
@@ -353,7 +353,7 @@ static void check_listing(int w, const Snap *s, const char *rel,
 		prev = a;
 		seen++;
 		/* reservoir: mostly region pages, some others */
-		gboolean ours = a >= s->addr && a < s->addr + s->npages * su_ps;
+		gboolean ours = a >= s->addr && a < s->addr + s->npages * tl_ps;
 		if (!ours && g_rand_int_range(rnd, 0, 8))
 			continue;
 		if (npicked < 8)
@@ -371,9 +371,9 @@ static void check_listing(int w, const Snap *s, const char *rel,
 
 static void check_lookup(int w, const Snap *s, GRand *rnd)
 {
-	uint64_t addr = s->addr +
-			(uint64_t)g_rand_int_range(rnd, 0, (gint32)s->npages) *
-				su_ps;
+	uint64_t addr =
+		s->addr +
+		(uint64_t)g_rand_int_range(rnd, 0, (gint32)s->npages) * tl_ps;
 	/* the short form (no leading zeros) is accepted too */
 	g_autofree char *path =
 		g_strdup_printf(g_rand_boolean(rnd) ? "%s/%d/pages/%016"
@@ -391,7 +391,7 @@ static void check_lookup(int w, const Snap *s, GRand *rnd)
 			bad_errno(s, "stat", path, errno, TRUE);
 		return;
 	}
-	if (!S_ISREG(st.st_mode) || (size_t)st.st_size != su_ps ||
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size != tl_ps ||
 	    (st.st_mode & 07777) != 0400)
 		error_at("%s: mode %o size %lld", path, st.st_mode,
 			 (long long)st.st_size);
@@ -400,10 +400,10 @@ static void check_lookup(int w, const Snap *s, GRand *rnd)
 
 static void check_status(int w, const Snap *s)
 {
-	g_autofree char *path = sm_path(&mnt, s->pid, "status");
+	g_autofree char *path = mnt_path(&mnt, s->pid, "status");
 	g_autofree char *text = NULL;
 	wd_begin(w, "read", path);
-	int r = su_read_text(path, &text, NULL);
+	int r = tl_read_text(path, 16384, &text, NULL);
 	wd_end(w);
 	if (r < 0) {
 		bad_errno(s, "read", path, -r, FALSE);
@@ -446,10 +446,10 @@ static void check_status(int w, const Snap *s)
 
 static void check_clear_read(int w, const Snap *s)
 {
-	g_autofree char *path = sm_path(&mnt, s->pid, "clear");
+	g_autofree char *path = mnt_path(&mnt, s->pid, "clear");
 	g_autofree char *text = NULL;
 	wd_begin(w, "read", path);
-	int r = su_read_text(path, &text, NULL);
+	int r = tl_read_text(path, 16384, &text, NULL);
 	wd_end(w);
 	if (r < 0) {
 		bad_errno(s, "read", path, -r, FALSE);
@@ -495,9 +495,10 @@ static void *reader_main(void *arg)
 			break;
 		default: {
 			/* a page file held open across clears */
-			uint64_t a = s.addr + (uint64_t)g_rand_int_range(
-						      rnd, 0, (gint32)s.npages) *
-						      su_ps;
+			uint64_t a =
+				s.addr + (uint64_t)g_rand_int_range(
+						 rnd, 0, (gint32)s.npages) *
+						 tl_ps;
 			read_page_file(w, &s, "pages", a, 10);
 			check_lookup(w, &s, rnd);
 			break;
@@ -517,9 +518,10 @@ static void *clearer_main(void *arg)
 			g_usleep(1000);
 			continue;
 		}
-		g_autofree char *path = sm_path(&mnt, s.pid, "clear");
+		g_autofree char *path = mnt_path(&mnt, s.pid, "clear");
 		wd_begin(w, "clear", path);
-		int r = su_write_text(path, g_rand_boolean(rnd) ? "1\n" : "4");
+		const char *v = g_rand_boolean(rnd) ? "1\n" : "4";
+		int r = tl_write_text(path, v, strlen(v));
 		wd_end(w);
 		if (r == 0)
 			atomic_fetch_add(&n_clears, 1);
@@ -533,7 +535,7 @@ static void *clearer_main(void *arg)
 }
 
 /* Check a retiring target's own view of its memory; then end it. */
-static void retire(STarget *t, int how)
+static void retire(Workload *t, int how)
 {
 	int ws = 0;
 	if (waitpid(t->pid, &ws, WNOHANG) == t->pid) {
@@ -542,10 +544,10 @@ static void retire(STarget *t, int how)
 			 WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
 		tl_untrack_pid(t->pid);
 		t->pid = 0;
-		tgt_kill(t);
+		wl_kill(t);
 		return;
 	}
-	g_autofree char *st = tgt_cmd(t, "status");
+	g_autofree char *st = wl_call(t, "status");
 	unsigned long long writes = 0, bad = 0;
 	/* a target started just before it is retired may not have had the
 	 * CPU yet (a loaded machine, a sanitizer build): give it 3 s to show
@@ -556,48 +558,48 @@ static void retire(STarget *t, int how)
 	     i++) {
 		g_usleep(100000);
 		g_free(st);
-		st = tgt_cmd(t, "status");
+		st = wl_call(t, "status");
 	}
 	if (!st || sscanf(st, "ok %llu %llu", &writes, &bad) != 2)
 		error_at("target %d: no status ('%s'): state %c", (int)t->pid,
-			 st ? st : "", su_state(t->pid));
+			 st ? st : "", proc_state(t->pid));
 	else if (bad)
 		error_at("target %d: its memory changed under it (%llu bad "
 			 "pages)",
 			 (int)t->pid, bad);
 	else if (!writes)
 		error_at("target %d: made no progress in 3 s: state %c",
-			 (int)t->pid, su_state(t->pid));
+			 (int)t->pid, proc_state(t->pid));
 	if (how == 1) { /* full check with writers parked */
-		g_autofree char *c = tgt_cmd(t, "check");
+		g_autofree char *c = wl_call(t, "check");
 		unsigned long long pages, nb;
 		if (!c || sscanf(c, "ok %llu %llu", &pages, &nb) != 2 || nb)
 			error_at("target %d: check: '%s'", (int)t->pid,
 				 c ? c : "(none)");
 	}
-	g_autofree char *states = su_thread_states(t->pid);
+	g_autofree char *states = thread_states(t->pid);
 	if (states && (strchr(states, 'T') || strchr(states, 't')) &&
 	    atomic_load(&stop))
 		error_at("target %d left stopped: %s", (int)t->pid, states);
 	if (how == 2) {
-		g_autofree char *r = tgt_cmd(t, "exit");
-		int status = tgt_wait(t);
+		g_autofree char *r = wl_call(t, "exit");
+		int status = wl_wait(t);
 		if (!WIFEXITED(status) || WEXITSTATUS(status))
 			error_at("target exit status 0x%x", status);
 	} else {
-		tgt_kill(t);
+		wl_kill(t);
 	}
 }
 
-static STarget *spawn(void)
+static Workload *spawn(void)
 {
-	STarget *t = tgt_start(next_tag(), 256, 2, 300);
+	Workload *t = wl_start_stress(next_tag(), 256, 2, 300);
 	if (!t)
 		error_at("cannot start a target");
 	return t;
 }
 
-static void publish(int i, STarget *t)
+static void publish(int i, Workload *t)
 {
 	g_mutex_lock(&slot_lock);
 	slots[i].t = t;
@@ -608,10 +610,10 @@ static void publish(int i, STarget *t)
 	g_mutex_unlock(&slot_lock);
 }
 
-static STarget *unpublish(int i)
+static Workload *unpublish(int i)
 {
 	g_mutex_lock(&slot_lock);
-	STarget *t = slots[i].t;
+	Workload *t = slots[i].t;
 	slots[i].t = NULL;
 	slots[i].pid = 0;
 	slots[i].gen++;
@@ -637,7 +639,7 @@ static void *lifecycle_main(void *arg)
 			break;
 		int i = g_rand_int_range(rnd, 0, ntargets);
 		wd_begin(w, "restart", "target");
-		STarget *old = unpublish(i);
+		Workload *old = unpublish(i);
 		if (old)
 			retire(old, g_rand_int_range(rnd, 0, 3));
 		publish(i, spawn());
@@ -649,30 +651,18 @@ static void *lifecycle_main(void *arg)
 	while (!atomic_load(&stop_life))
 		g_usleep(10000);
 	for (int i = 0; i < ntargets; i++) {
-		STarget *t = unpublish(i);
+		Workload *t = unpublish(i);
 		if (t)
 			retire(t, 1);
 	}
 	return NULL;
 }
 
-static int root_listing(void)
-{
-	DIR *d = opendir(mnt.mnt);
-	if (!d)
-		return -errno;
-	int n = 0;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 int main(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	su_init();
+	tl_env_init(TRUE);
 	double secs = 20;
 	const char *e = g_getenv("SDFS_STRESS_SECONDS");
 	if (e && atof(e) > 0)
@@ -680,27 +670,27 @@ int main(int argc, char **argv)
 	e = g_getenv("SDFS_STRESS_TARGETS");
 	if (e && atoi(e) > 0)
 		ntargets = MIN(atoi(e), MAX_TARGETS);
-	if (!su_bin || !su_target_bin) {
+	if (!tl_bin || !tl_stress_target_bin) {
 		g_printerr("stress: SDFS_BIN and SDFS_STRESS_TARGET must be "
 			   "set\n");
 		return 1;
 	}
 	g_autofree char *reason = NULL;
-	if (!su_backend_usable(su_backend, &reason)) {
+	if (!tl_backend_usable(tl_backend, &reason)) {
 		printf("stress: SKIP: %s\n", reason);
 		return 77;
 	}
-	backend_eff = su_backend_effective(su_backend);
+	backend_eff = tl_backend_effective(tl_backend);
 	alarm((unsigned)secs + 120); /* last resort: SIGALRM cleans up */
 
 	g_autofree char *err = NULL;
-	if (!sm_start(&mnt, su_backend, 0, &err)) {
+	if (mount_try(&mnt, NULL, &err) < 0) {
 		g_printerr("stress: %s\n", err);
 		return 1;
 	}
-	root_listing();
-	int fd_base = su_fd_count(mnt.daemon);
-	long rss_start = su_status_kb(mnt.daemon, "VmRSS");
+	mount_list_root(&mnt);
+	int fd_base = tl_fd_count(mnt.daemon);
+	long rss_start = proc_status_kb(mnt.daemon, "VmRSS");
 
 	pthread_t wdt, th[NWORKERS];
 	pthread_create(&wdt, NULL, watchdog_main, NULL);
@@ -716,23 +706,23 @@ int main(int argc, char **argv)
 			       (void *)(intptr_t)(NREADERS + i));
 	sc_start(&mnt);
 
-	double t0 = su_now(), warm_at = t0 + MAX(1.0, MIN(3.0, secs / 5));
+	double t0 = tl_now(), warm_at = t0 + MAX(1.0, MIN(3.0, secs / 5));
 	long rss_warm = -1;
-	while (su_now() - t0 < secs) {
+	while (tl_now() - t0 < secs) {
 		g_usleep(100000);
-		if (rss_warm < 0 && su_now() >= warm_at)
-			rss_warm = su_status_kb(mnt.daemon, "VmRSS");
-		if (!sm_daemon_alive(&mnt)) {
+		if (rss_warm < 0 && tl_now() >= warm_at)
+			rss_warm = proc_status_kb(mnt.daemon, "VmRSS");
+		if (!mount_alive(&mnt)) {
 			error_at("the daemon died during the run");
 			break;
 		}
 	}
 	if (rss_warm < 0)
-		rss_warm = su_status_kb(mnt.daemon, "VmRSS");
+		rss_warm = proc_status_kb(mnt.daemon, "VmRSS");
 	atomic_store(&stop, 1);
 	for (int i = 0; i < NWORKERS - 1; i++)
 		pthread_join(th[i], NULL);
-	double elapsed = su_now() - t0;
+	double elapsed = tl_now() - t0;
 	atomic_fetch_add(&n_errors, sc_finish());
 	atomic_store(&stop_life, 1);
 	pthread_join(th[NWORKERS - 1], NULL);
@@ -742,12 +732,12 @@ int main(int argc, char **argv)
 	/* the daemon drops the trackers of exited processes by itself (no
 	 * root listing here): its fds come back to the baseline within a
 	 * moment */
-	int fd_end = su_fd_count(mnt.daemon);
+	int fd_end = tl_fd_count(mnt.daemon);
 	for (int i = 0; i < 50 && abs(fd_end - fd_base) > 2; i++) {
 		g_usleep(20000);
-		fd_end = su_fd_count(mnt.daemon);
+		fd_end = tl_fd_count(mnt.daemon);
 	}
-	long rss_end = su_status_kb(mnt.daemon, "VmRSS");
+	long rss_end = proc_status_kb(mnt.daemon, "VmRSS");
 	printf("# daemon fds: baseline %d, end %d\n", fd_base, fd_end);
 	printf("# daemon VmRSS: start %ld kB, after warm-up %ld kB, end %ld "
 	       "kB\n",
@@ -768,8 +758,8 @@ int main(int argc, char **argv)
 
 	int died = 0;
 	pid_t dpid = mnt.daemon;
-	g_autofree char *log = sm_log(&mnt);
-	int status = sm_stop(&mnt, &died);
+	g_autofree char *log = mount_log(&mnt);
+	int status = mount_stop_status(&mnt, &died, NULL);
 	if (status == -1)
 		error_at("daemon %d had died (status 0x%x)", (int)dpid, died);
 	else if (!WIFEXITED(status) || WEXITSTATUS(status))
