@@ -9,13 +9,11 @@
  * missing page.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,7 +25,7 @@ static struct {
 	const Mount *m;
 	char *rsync, *tmp, *snap, *maps;
 	pid_t pid;
-	int out; /* its stdout */
+	Workload *w;
 	pthread_t th;
 	_Atomic int stop;
 	_Atomic uint64_t rounds, n24, errors;
@@ -61,13 +59,17 @@ static const char *sc_fate(char *buf, size_t n)
 {
 	int ws = 0;
 	pid_t r = waitpid(sc.pid, &ws, WNOHANG);
-	if (r == sc.pid)
+	if (r == sc.pid) {
+		/* reaped here: not to be killed or waited for again */
+		sc.w->pid = 0;
+		tl_untrack_pid(sc.pid);
 		snprintf(buf, n, "sdfs_churn %d %s %d", (int)sc.pid,
 			 WIFSIGNALED(ws) ? "died of signal" : "exited",
 			 WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
-	else
+	} else {
 		snprintf(buf, n, "sdfs_churn %d alive, state %c", (int)sc.pid,
 			 proc_state(sc.pid));
+	}
 	return buf;
 }
 
@@ -125,6 +127,14 @@ static void *sc_main(void *arg)
 	return NULL;
 }
 
+/* In the child: sdfs_churn steps by itself (no commands) */
+static void churn_env(void *ctx)
+{
+	(void)ctx;
+	setenv("SDFS_CHURN_AUTO_MS", "20", 1);
+	setenv("SDFS_CHURN_PAGES", "128", 1);
+}
+
 gboolean sc_start(const Mount *m)
 {
 	const char *churn = g_getenv("SDFS_CHURN");
@@ -146,44 +156,15 @@ gboolean sc_start(const Mount *m)
 		sc_error("mkdir %s: %s", sc.snap, g_strerror(errno));
 		return FALSE;
 	}
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		sc_error("pipe: %s", g_strerror(errno));
+	const char *argv[] = {churn, sc.tmp, NULL};
+	WlOpts o = {.in_child = churn_env};
+	g_autofree char *err = NULL;
+	sc.w = wl_spawn_argv(argv, &o, &err);
+	if (!sc.w) {
+		sc_error("%s", err);
 		return FALSE;
 	}
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		dup2(p[1], STDOUT_FILENO);
-		int null = open("/dev/null", O_RDONLY);
-		dup2(null, STDIN_FILENO);
-		setenv("SDFS_CHURN_AUTO_MS", "20", 1);
-		setenv("SDFS_CHURN_PAGES", "128", 1);
-		execl(churn, churn, sc.tmp, (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	if (pid < 0) {
-		close(p[0]);
-		sc_error("fork: %s", g_strerror(errno));
-		return FALSE;
-	}
-	tl_track_pid(pid);
-	sc.pid = pid;
-	sc.out = p[0];
-	char line[64] = "", want[64];
-	ssize_t n = 0, k;
-	while (n < (ssize_t)sizeof(line) - 1 && !strchr(line, '\n') &&
-	       (k = read(sc.out, line + n, sizeof(line) - 1 - n)) > 0)
-		n += k;
-	snprintf(want, sizeof(want), "ready %d\n", (int)pid);
-	if (strcmp(line, want)) {
-		sc_error("sdfs_churn said '%s'", line);
-		return FALSE;
-	}
+	sc.pid = sc.w->pid;
 	pthread_create(&sc.th, NULL, sc_main, NULL);
 	return TRUE;
 }
@@ -230,11 +211,9 @@ uint64_t sc_finish(void)
 		tl_snap_check_clear(&r);
 	}
 	sc_step("ending the target");
-	kill(sc.pid, SIGKILL);
-	waitpid(sc.pid, NULL, 0);
+	wl_kill(sc.w);
+	sc.w = NULL;
 	sc_idle();
-	tl_untrack_pid(sc.pid);
-	close(sc.out);
 	g_autoptr(GDir) d = g_dir_open(sc.snap, 0, NULL);
 	const char *n;
 	while (d && (n = g_dir_read_name(d))) {
