@@ -263,6 +263,49 @@ static int seccomp_check(pid_t tid, uint64_t insn, const long (*calls)[7],
 }
 
 /*
+ * The thread is at the entry stop of our call: run it to the exit stop,
+ * take the result, put *base back (made right by fix). Nothing else can
+ * stop the thread between the two (signals and group stops are handled
+ * after the exit stop); should anything, it is resumed, never left with
+ * our registers: a signal is sent again once they are restored.
+ */
+static int call_to_exit(pid_t pid, pid_t tid, struct inj_regs *base,
+			void (*fix)(struct inj_regs *), long *ret,
+			struct inj_reply *rep, uint64_t t0)
+{
+	struct inj_regs out;
+	int sig = 0, late_sig = 0;
+	enum stop_kind k;
+
+	if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
+		goto gone;
+	for (;;) {
+		k = wait_stop(tid, 0, &sig);
+		if (k == STOP_SYSCALL || k == STOP_GONE)
+			break;
+		if (k == STOP_SIGNAL)
+			late_sig = sig;
+		if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
+			goto gone;
+	}
+	/* syscall-exit stop */
+	if (k != STOP_SYSCALL || inj_getregs(tid, &out) < 0)
+		goto gone;
+	*ret = inj_result(&out);
+	fix(base);
+	if (inj_setregs(tid, base) < 0)
+		goto gone;
+	/* ---- end of window ---- */
+	rep->window_ns += mono_ns() - t0;
+	if (late_sig)
+		syscall(SYS_tgkill, pid, tid, late_sig);
+	return 0;
+gone:
+	rep->why = WHY_GONE;
+	return -ESRCH;
+}
+
+/*
  * Run nr(args) in the stopped tid. *base holds the registers the thread
  * has now (it is at a trap stop or at the exit stop of a previous
  * injection) and is updated when the thread had to run in between.
@@ -328,39 +371,8 @@ static int run_one(pid_t pid, pid_t tid, uint64_t insn, long nr,
 			rep->why = WHY_PTRACE;
 			return -EPROTO;
 		}
-		/*
-		 * To the exit stop. Nothing else can stop the thread between
-		 * the two (signals and group stops are handled after the
-		 * exit stop); should anything, it is resumed, never left
-		 * with our registers: a signal is sent again once they are
-		 * restored.
-		 */
-		int late_sig = 0;
-		if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
-			goto gone;
-		for (;;) {
-			k = wait_stop(tid, 0, &sig);
-			if (k == STOP_SYSCALL || k == STOP_GONE)
-				break;
-			if (k == STOP_SIGNAL)
-				late_sig = sig;
-			if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
-				goto gone;
-		}
-		if (k != STOP_SYSCALL)
-			goto gone;
-		/* syscall-exit stop */
-		if (inj_getregs(tid, &out) < 0)
-			goto gone;
-		*ret = inj_result(&out);
-		inj_restore_after_call(base);
-		if (inj_setregs(tid, base) < 0)
-			goto gone;
-		/* ---- end of window ---- */
-		rep->window_ns += mono_ns() - t0;
-		if (late_sig)
-			syscall(SYS_tgkill, pid, tid, late_sig);
-		return 0;
+		return call_to_exit(pid, tid, base, inj_restore_after_call, ret,
+				    rep, t0);
 	}
 	rep->why = WHY_SIGNALS;
 	return -EAGAIN;
@@ -435,38 +447,16 @@ gone:
 static int run_at_entry(pid_t pid, pid_t tid, long nr, const long args[6],
 			struct inj_regs *base, long *ret, struct inj_reply *rep)
 {
-	struct inj_regs mod = *base, out;
-	int sig = 0, late_sig = 0;
-	enum stop_kind k;
+	struct inj_regs mod = *base;
 
 	inj_set_entry_call(&mod, nr, args);
 	uint64_t t0 = mono_ns();
 	/* ---- window: the target holds our registers ---- */
-	if (inj_setregs(tid, &mod) < 0 || ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
-		goto gone;
-	for (;;) {
-		k = wait_stop(tid, 0, &sig);
-		if (k == STOP_SYSCALL || k == STOP_GONE)
-			break;
-		if (k == STOP_SIGNAL)
-			late_sig = sig;
-		if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
-			goto gone;
+	if (inj_setregs(tid, &mod) < 0) {
+		rep->why = WHY_GONE;
+		return -ESRCH;
 	}
-	if (k != STOP_SYSCALL || inj_getregs(tid, &out) < 0)
-		goto gone;
-	*ret = inj_result(&out);
-	inj_back_to_insn(base);
-	if (inj_setregs(tid, base) < 0)
-		goto gone;
-	/* ---- end of window ---- */
-	rep->window_ns += mono_ns() - t0;
-	if (late_sig)
-		syscall(SYS_tgkill, pid, tid, late_sig);
-	return 0;
-gone:
-	rep->why = WHY_GONE;
-	return -ESRCH;
+	return call_to_exit(pid, tid, base, inj_back_to_insn, ret, rep, t0);
 }
 #endif
 
