@@ -196,17 +196,8 @@ char *wl_read_line(Workload *w)
 /* Send cmd and read the reply: 0 and *reply, or -errno. */
 static int call(Workload *w, const char *cmd, char **reply)
 {
-	g_autofree char *line = g_strconcat(cmd, "\n", NULL);
-	size_t len = strlen(line);
-	for (size_t off = 0; off < len;) {
-		ssize_t n = write(w->to, line + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EPIPE;
-		off += (size_t)n;
-	}
-	return read_line(w, reply);
+	int r = tl_write_line(w->to, cmd);
+	return r < 0 ? r : read_line(w, reply);
 }
 
 char *wl_call(Workload *w, const char *fmt, ...)

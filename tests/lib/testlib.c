@@ -245,6 +245,21 @@ int tl_read_text(const char *path, size_t chunk, char **out, size_t *lenp)
 	return 0;
 }
 
+int tl_write_line(int fd, const char *cmd)
+{
+	g_autofree char *line = g_strconcat(cmd, "\n", NULL);
+	size_t len = strlen(line);
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(fd, line + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
 int tl_write_text(const char *path, const char *s, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);

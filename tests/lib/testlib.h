@@ -63,6 +63,9 @@ int tl_read_text(const char *path, size_t chunk, char **out, size_t *lenp);
 /* One write(2) of s (len bytes) to path, opened O_TRUNC: 0, -errno, or
  * -EIO for a short write. A failing close(2) counts. */
 int tl_write_text(const char *path, const char *s, size_t len);
+/* Write cmd and a newline to fd, all of it (EINTR retried): 0 or -errno
+ * (-EPIPE for a closed pipe). */
+int tl_write_line(int fd, const char *cmd);
 
 /* Open file descriptors of pid, or -1. */
 int tl_fd_count(pid_t pid);

@@ -359,17 +359,9 @@ static char *agent_call(Agent *a, const char *fmt, ...)
 	va_start(ap, fmt);
 	g_autofree char *cmd = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	g_autofree char *line = g_strconcat(cmd, "\n", NULL);
-	size_t len = strlen(line);
-	for (size_t off = 0; off < len;) {
-		ssize_t n = write(a->to, line + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			g_error("agent %d: write: %s", (int)a->pid,
-				g_strerror(errno));
-		off += (size_t)n;
-	}
+	int w = tl_write_line(a->to, cmd);
+	if (w < 0)
+		g_error("agent %d: write: %s", (int)a->pid, g_strerror(-w));
 	GString *s = g_string_new(NULL);
 	gint64 deadline = g_get_monotonic_time() + REPLY_TIMEOUT_MS * 1000;
 	for (;;) {
