@@ -17,7 +17,11 @@ static const struct {
 	{SDFS_K_PIDDIR, "last", SDFS_K_LAST},
 	{SDFS_K_PIDDIR, "status", SDFS_K_STATUS},
 	{SDFS_K_LAST, "dirty_ranges", SDFS_K_LAST_DIRTY},
+	{SDFS_K_LAST, "dropped_ranges", SDFS_K_LAST_DROPPED},
+	{SDFS_K_LAST, "changes", SDFS_K_LAST_CHANGES},
+	{SDFS_K_LAST, "maps", SDFS_K_LAST_MAPS},
 	{SDFS_K_LAST, "pages", SDFS_K_LAST_PAGES},
+	{SDFS_K_LAST, "image", SDFS_K_LAST_IMAGE},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

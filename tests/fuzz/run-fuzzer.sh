@@ -14,5 +14,8 @@ mkdir -p "$artifacts"
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/sdfs-fuzz.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT INT TERM
 name=$(basename "$fuzzer")
+# libFuzzer's own exit code for a finding is 77, which meson takes for
+# SKIP: a finding must fail the test
 "$fuzzer" -artifact_prefix="$artifacts/$name-" -print_final_stats=1 \
+	-error_exitcode=1 \
 	"$@" "$scratch" "$seeds"
