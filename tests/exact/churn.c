@@ -52,6 +52,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cmdline.h"
+
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
 #endif
@@ -350,25 +352,6 @@ static void setup(const char *dir)
 	}
 }
 
-static int read_line(char *buf, size_t len)
-{
-	size_t n = 0;
-	for (;;) {
-		char c;
-		ssize_t r = read(STDIN_FILENO, &c, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		if (c == '\n')
-			break;
-		if (n + 1 < len)
-			buf[n++] = c;
-	}
-	buf[n] = 0;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	char line[256];
@@ -400,7 +383,7 @@ int main(int argc, char **argv)
 			usleep((useconds_t)atoi(e) * 1000);
 		}
 	}
-	while (read_line(line, sizeof(line)) == 0) {
+	while (target_read_line(line, sizeof(line)) == 0) {
 		unsigned long long seed;
 		if (sscanf(line, "step %llu", &seed) == 1) {
 			step(seed);

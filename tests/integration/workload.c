@@ -58,6 +58,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cmdline.h"
 #include "pattern.h"
 
 #ifndef PR_SET_VMA
@@ -602,25 +603,6 @@ static int split(char *line, char **av, int max)
 	return ac;
 }
 
-static int read_line(char *buf, size_t len)
-{
-	size_t n = 0;
-	for (;;) {
-		char c;
-		ssize_t r = read(STDIN_FILENO, &c, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		if (c == '\n')
-			break;
-		if (n + 1 < len)
-			buf[n++] = c;
-	}
-	buf[n] = 0;
-	return 0;
-}
-
 static void dispatch(char **av, int ac)
 {
 	const char *c = av[0];
@@ -686,7 +668,7 @@ int main(int argc, char **argv)
 	ps = (size_t)sysconf(_SC_PAGESIZE);
 	signal(SIGPIPE, SIG_DFL);
 	reply("ready %d", (int)getpid());
-	while (read_line(line, sizeof(line)) == 0) {
+	while (target_read_line(line, sizeof(line)) == 0) {
 		int ac = split(line, av, 16);
 		if (ac > 0)
 			dispatch(av, ac);

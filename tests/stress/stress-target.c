@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmdline.h"
 #include "pattern.h"
 
 #define MAX_THREADS 16
@@ -190,7 +191,6 @@ static void reap(int sig)
 int main(int argc, char **argv)
 {
 	char line[256];
-	size_t len = 0;
 
 	if (argc < 4 || argc > 5) {
 		fprintf(stderr, "usage: %s TAG PAGES THREADS [PAUSE_US]\n",
@@ -231,20 +231,7 @@ int main(int argc, char **argv)
 			return 5;
 		pthread_detach(th);
 	}
-	for (;;) {
-		char c;
-		ssize_t r = read(STDIN_FILENO, &c, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			exit(0);
-		if (c != '\n') {
-			if (len + 1 < sizeof(line))
-				line[len++] = c;
-			continue;
-		}
-		line[len] = 0;
-		len = 0;
+	while (target_read_line(line, sizeof(line)) == 0) {
 		if (!strcmp(line, "status")) {
 			reply("ok %llu %llu",
 			      (unsigned long long)atomic_load(&writes),
@@ -296,4 +283,5 @@ int main(int argc, char **argv)
 			reply("err unknown command '%s'", line);
 		}
 	}
+	return 0; /* end of input */
 }
