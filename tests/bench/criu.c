@@ -166,6 +166,16 @@ static size_t count_extents(const struct paths *p)
 	return n;
 }
 
+/* The round's clear, timed, and the time B was stopped for it. */
+static void timed_clear(const struct paths *p, struct round *r)
+{
+	double t = now_s();
+	if (write_clear(p->clear) < 0)
+		die("echo 1 > %s", p->clear);
+	r->clear = now_s() - t;
+	r->frozen = frozen_s(p->status);
+}
+
 static void sdfs_image_round(const struct paths *p, bool base, struct round *r)
 {
 	char *cp1[] = {"cp", "--sparse=always", (char *)p->image, (char *)p->x,
@@ -176,11 +186,7 @@ static void sdfs_image_round(const struct paths *p, bool base, struct round *r)
 
 	unlink(p->x);
 	unlink(p->x2);
-	double t = now_s();
-	if (write_clear(p->clear) < 0)
-		die("echo 1 > %s", p->clear);
-	r->clear = now_s() - t;
-	r->frozen = frozen_s(p->status);
+	timed_clear(p, r);
 	r->copy = timed(cp1);
 	r->listing = NAN;
 	r->pages = stat(p->x, &st) == 0
@@ -200,11 +206,7 @@ static void sdfs_apply_round(const struct paths *p, bool base, struct round *r)
 
 	unlink(p->x);
 	unlink(p->x2);
-	double t = now_s();
-	if (write_clear(p->clear) < 0)
-		die("echo 1 > %s", p->clear);
-	r->clear = now_s() - t;
-	r->frozen = frozen_s(p->status);
+	timed_clear(p, r);
 	r->copy = apply_run(p->dropped, p->dr, NULL, p->image, p->base);
 	r->listing = NAN;
 	r->copy_tmpfs = NAN;
@@ -254,13 +256,9 @@ static void sdfs_rsync_round(const struct paths *p, bool base, struct round *r)
 		       NULL};
 	struct sbuf list = {0};
 
-	double t = now_s();
-	if (write_clear(p->clear) < 0)
-		die("echo 1 > %s", p->clear);
-	r->clear = now_s() - t;
-	r->frozen = frozen_s(p->status);
+	timed_clear(p, r);
 	/* the listing alone (rsync reads it again, as a user's would) */
-	t = now_s();
+	double t = now_s();
 	if (read_whole(p->changes, &list) < 0)
 		die("read %s", p->changes);
 	r->listing = now_s() - t;
@@ -396,16 +394,13 @@ void bench_criu(size_t size)
 	if (bw_start(o.bigwork, size, 1, o.thp, false, &a) < 0 ||
 	    bw_start(o.bigwork, size, 1, o.thp, false, &b) < 0)
 		die("start bigwork");
-	snprintf(p.clear, sizeof(p.clear), "%s/%d/clear", mnt, (int)b.pid);
-	snprintf(p.status, sizeof(p.status), "%s/%d/status", mnt, (int)b.pid);
-	snprintf(p.image, sizeof(p.image), "%s/%d/last/image", mnt, (int)b.pid);
-	snprintf(p.changes, sizeof(p.changes), "%s/%d/last/changes", mnt,
-		 (int)b.pid);
-	snprintf(p.pages, sizeof(p.pages), "%s/%d/last/pages", mnt, (int)b.pid);
-	snprintf(p.dr, sizeof(p.dr), "%s/%d/last/dirty_ranges", mnt,
-		 (int)b.pid);
-	snprintf(p.dropped, sizeof(p.dropped), "%s/%d/last/dropped_ranges", mnt,
-		 (int)b.pid);
+	piddir_path(p.clear, sizeof(p.clear), b.pid, "clear");
+	piddir_path(p.status, sizeof(p.status), b.pid, "status");
+	piddir_path(p.image, sizeof(p.image), b.pid, "last/image");
+	piddir_path(p.changes, sizeof(p.changes), b.pid, "last/changes");
+	piddir_path(p.pages, sizeof(p.pages), b.pid, "last/pages");
+	piddir_path(p.dr, sizeof(p.dr), b.pid, "last/dirty_ranges");
+	piddir_path(p.dropped, sizeof(p.dropped), b.pid, "last/dropped_ranges");
 	snprintf(p.base, sizeof(p.base), "%s/criu-image.base", workdir);
 	snprintf(p.rcopy, sizeof(p.rcopy), "%s/criu-ranges", workdir);
 	snprintf(p.dcopy, sizeof(p.dcopy), "%s/criu-dropped", workdir);

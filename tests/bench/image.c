@@ -21,19 +21,6 @@
 
 #define IO (1u << 20) /* bytes per read: what FUSE sends at most here */
 
-static uint64_t meminfo_available(void)
-{
-	FILE *f = fopen("/proc/meminfo", "re");
-	char line[256];
-	uint64_t kb = 0;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemAvailable: %" SCNu64, &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb * 1024;
-}
-
 /* pread every run of r from fd (1 MiB per call) into a reused buffer. */
 static int read_runs(int fd, const struct runs *r, uint64_t *bytes)
 {
@@ -305,7 +292,7 @@ void bench_image(size_t size)
 	/* the process, its copy and the copy of the copy on tmpfs, and the
 	 * base sdfs-apply updates */
 	uint64_t need = (o.apply ? 4 : 3) * (uint64_t)size + (512UL << 20);
-	if (meminfo_available() < need) {
+	if (mem_available() < need) {
 		struct row *r = row_new("e. last/image rows", sz, "", "");
 		snprintf(r->note, sizeof(r->note),
 			 "skipped: needs %" PRIu64 " MiB free memory",
@@ -317,12 +304,10 @@ void bench_image(size_t size)
 	p.pid = w.pid;
 	p.region = w.base;
 	p.size = w.size;
-	snprintf(clear, sizeof(clear), "%s/%d/clear", mnt, (int)w.pid);
-	snprintf(p.img, sizeof(p.img), "%s/%d/last/image", mnt, (int)w.pid);
-	snprintf(p.dr, sizeof(p.dr), "%s/%d/last/dirty_ranges", mnt,
-		 (int)w.pid);
-	snprintf(p.dropped, sizeof(p.dropped), "%s/%d/last/dropped_ranges", mnt,
-		 (int)w.pid);
+	piddir_path(clear, sizeof(clear), w.pid, "clear");
+	piddir_path(p.img, sizeof(p.img), w.pid, "last/image");
+	piddir_path(p.dr, sizeof(p.dr), w.pid, "last/dirty_ranges");
+	piddir_path(p.dropped, sizeof(p.dropped), w.pid, "last/dropped_ranges");
 	snprintf(p.copy, sizeof(p.copy), "%s/image.copy", workdir);
 	snprintf(p.copy2, sizeof(p.copy2), "%s/image.copy2", workdir);
 	snprintf(p.base, sizeof(p.base), "%s/image.base", workdir);
