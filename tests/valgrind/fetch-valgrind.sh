@@ -27,11 +27,7 @@ SUITE=trixie
 . "$(dirname "${BASH_SOURCE[0]}")/../vm/debian-apt.sh"
 
 [[ ${1:-} == --refresh ]] && REFRESH=1
-command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null ||
-	die "apt-get and dpkg-deb are needed (a Debian machine)"
-mkdir -p "$CACHE"
-exec 9>"$CACHE/.lock"
-flock 9
+debian_cache_lock
 
 link=$CACHE/valgrind
 if [[ ! -x $link/usr/bin/valgrind.bin || $REFRESH == 1 ]]; then

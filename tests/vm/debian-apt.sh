@@ -8,6 +8,17 @@
 log() { printf '%s: %s\n' "$TOOL" "$*" >&2; }
 die() { printf '%s: error: %s\n' "$TOOL" "$*" >&2; exit 1; }
 
+# Die unless this machine has apt-get and dpkg-deb (Debian); then create
+# CACHE and hold its lock on fd 9 until the script exits: one fetch at a
+# time per cache, since parallel test runs share it.
+debian_cache_lock() {
+	command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null ||
+		die "apt-get and dpkg-deb are needed (a Debian machine)"
+	mkdir -p "$CACHE"
+	exec 9>"$CACHE/.lock"
+	flock 9
+}
+
 # --- reading the machine's own Debian source -------------------------------
 
 # Print "URI KEYRING" of the deb822 stanza in debian.sources whose Suites

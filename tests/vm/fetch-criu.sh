@@ -99,13 +99,8 @@ main() {
 		esac
 		shift
 	done
-	if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
-		die "apt-get and dpkg-deb are needed (a Debian machine)"
-	fi
+	debian_cache_lock
 	[[ $(dpkg --print-architecture) == amd64 ]] || die "the guests are amd64; this host is $(dpkg --print-architecture)"
-	mkdir -p "$CACHE"
-	exec 9>"$CACHE/.lock"
-	flock 9
 
 	local link=$CACHE/criu/current
 	if [[ -x $link/usr/sbin/criu && $REFRESH != 1 ]]; then

@@ -248,13 +248,7 @@ main() {
 	done
 	((${#labels[@]})) || labels=(6.1 6.12)
 
-	if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
-		die "apt-get and dpkg-deb are needed (a Debian machine)"
-	fi
-	mkdir -p "$CACHE"
-	# One fetch at a time per cache: parallel test runs share it.
-	exec 9>"$CACHE/.lock"
-	flock 9
+	debian_cache_lock
 
 	local label
 	for label in "${labels[@]}"; do

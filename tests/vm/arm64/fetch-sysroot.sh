@@ -82,12 +82,7 @@ main() {
 		esac
 		shift
 	done
-	if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
-		die "apt-get and dpkg-deb are needed (a Debian machine)"
-	fi
-	mkdir -p "$CACHE"
-	exec 9>"$CACHE/.lock"
-	flock 9
+	debian_cache_lock
 
 	local key top=$CACHE/cross-arm64
 	local link=$top/sysroot
