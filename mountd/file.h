@@ -10,7 +10,8 @@ struct sdfs_file {
 	struct sdfs_node node;
 	const struct sdfs_kind_info *info;
 	struct sdfs_tracker *tracker;
-	/* text made at open: its length (the kernel is told, ops_file.c) */
+	/* what open made (text, or a stored page): its length (the kernel
+	 * is told, ops_file.c) */
 	size_t len;
 	/* the class's state, freed with priv_free */
 	void *priv;

@@ -90,7 +90,7 @@ static int last_page_open(struct sdfs_req *r, struct sdfs_file *f)
 static ssize_t last_page_read(fuse_req_t req, struct sdfs_file *f, char *buf,
 			      size_t size, off_t off)
 {
-	return sdfs_file_copy_out(buf, size, off, f->priv, mnt_of(req)->page_size);
+	return sdfs_file_copy_out(buf, size, off, f->priv, f->len);
 }
 
 /* A read(2) after the open is served by the kernel from the copy stored

@@ -43,6 +43,17 @@ ssize_t sdfs_file_copy_out(char *buf, size_t size, off_t off, const char *src,
  * extends i_size (a later short read shrinks it again). read(2) does not
  * depend on it.
  */
+static void tell_length(struct sdfs_mount *m, fuse_ino_t ino, size_t len)
+{
+	if (!len || !m->se)
+		return;
+	/* every text ends with a newline */
+	static char nl = '\n';
+	struct fuse_bufvec last = FUSE_BUFVEC_INIT(1);
+	last.buf[0].mem = &nl;
+	fuse_lowlevel_notify_store(m->se, ino, (off_t)len - 1, &last, 0);
+}
+
 /*
  * A class whose open made the whole file (sdfs_file_class.stored): put it
  * in the kernel's page cache before the open is answered, replacing what
@@ -58,17 +69,6 @@ static bool store_content(struct sdfs_mount *m, fuse_ino_t ino,
 	struct fuse_bufvec v = FUSE_BUFVEC_INIT(f->len);
 	v.buf[0].mem = f->priv;
 	return fuse_lowlevel_notify_store(m->se, ino, 0, &v, 0) == 0;
-}
-
-static void tell_length(struct sdfs_mount *m, fuse_ino_t ino, size_t len)
-{
-	if (!len || !m->se)
-		return;
-	/* every text ends with a newline */
-	static char nl = '\n';
-	struct fuse_bufvec last = FUSE_BUFVEC_INIT(1);
-	last.buf[0].mem = &nl;
-	fuse_lowlevel_notify_store(m->se, ino, (off_t)len - 1, &last, 0);
 }
 
 void sdfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
