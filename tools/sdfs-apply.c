@@ -53,6 +53,25 @@ static int write_all(int fd, const char *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* Up to len bytes at off into buf, fewer only at the end of the file:
+ * the count, or -errno. */
+static ssize_t read_at(int fd, char *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
 /* Make [off, off + len) of fd read as zeros, without changing its size:
  * a hole where the file system can punch one, written zeros elsewhere. */
 static int zero_range(int fd, uint64_t off, uint64_t len)
@@ -158,11 +177,9 @@ static int copy_extents(int in, int out, const char *iname, const char *oname,
 		while (p < (uint64_t)h) {
 			size_t want = (uint64_t)h - p < CHUNK ? (size_t)(h - p)
 							      : CHUNK;
-			ssize_t n = pread(in, buf, want, (off_t)p);
-			if (n < 0 && errno == EINTR)
-				continue;
+			ssize_t n = read_at(in, buf, want, p);
 			if (n < 0) {
-				r = fail(errno, "read of", iname);
+				r = fail((int)-n, "read of", iname);
 				goto out;
 			}
 			if (n == 0)
@@ -250,7 +267,7 @@ static int punch_dropped(const char *path, int out, const char *oname,
 
 /*
  * -r: the extents of IMAGE are the lines of RANGES (ascending, as
- * dirty_ranges is). Extents less than gap apart are gathered into one
+ * dirty_ranges is). Extents at most gap apart are gathered into one
  * window of at most CHUNK bytes, read with one pread (the holes between
  * them read as zeros and are not written: BASE keeps what it has there).
  */
@@ -268,21 +285,13 @@ struct window_ctx {
 
 static int window_flush(struct window_ctx *w)
 {
-	uint64_t len = w->end - w->start;
-	size_t got = 0;
+	size_t len = (size_t)(w->end - w->start);
+	ssize_t got = read_at(w->in, w->buf, len, w->start);
 
-	while (got < len) {
-		ssize_t n = pread(w->in, w->buf + got, (size_t)(len - got),
-				  (off_t)(w->start + got));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return fail(errno, "read of", w->iname);
-		if (n == 0) /* past the image's end: zeros */
-			break;
-		got += (size_t)n;
-	}
-	memset(w->buf + got, 0, (size_t)(len - got));
+	if (got < 0)
+		return fail((int)-got, "read of", w->iname);
+	/* past the image's end: zeros */
+	memset(w->buf + got, 0, len - (size_t)got);
 	for (size_t i = 0; i < w->next; i++) {
 		uint64_t a = w->ext[i][0], b = w->ext[i][1];
 		int r = put(w->out, w->buf + (a - w->start), (size_t)(b - a), a,
