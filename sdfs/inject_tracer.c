@@ -480,7 +480,8 @@ static int injector_work(const struct inj_job *job, struct inj_reply *rep,
 		return err;
 	}
 	/* From here on, exiting detaches the thread (with its own
-	 * registers: they are only ever swapped inside run_one()). */
+	 * registers: they are only ever swapped inside run_one() and
+	 * run_at_entry()). */
 	bool group = false;
 	err = reach_trap_stop(tid, rep, &group);
 	if (err < 0)
