@@ -58,10 +58,34 @@ static ssize_t proc_mem_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	}
 }
 
+static ssize_t proc_vm_readv(void *ctx, const struct sdfs_image_piece *pc,
+			     size_t n)
+{
+	struct sdfs_image_proc *p = ctx;
+	struct iovec local[SDFS_IMAGE_MAX_PIECES],
+		remote[SDFS_IMAGE_MAX_PIECES];
+
+	if (n > SDFS_IMAGE_MAX_PIECES)
+		n = SDFS_IMAGE_MAX_PIECES;
+	for (size_t i = 0; i < n; i++) {
+		local[i] = (struct iovec){.iov_base = pc[i].out,
+					  .iov_len = pc[i].len};
+		remote[i] = (struct iovec){
+			.iov_base = (void *)(uintptr_t)pc[i].addr,
+			.iov_len = pc[i].len};
+	}
+	ssize_t r = process_vm_readv(p->pid, local, n, remote, n, 0);
+	if (r >= 0)
+		return r;
+	return errno == EPERM ? -EACCES : -errno;
+}
+
 struct sdfs_image_reader sdfs_image_proc_reader(struct sdfs_image_proc *p)
 {
-	return (struct sdfs_image_reader){
-		.vm_read = proc_vm_read, .mem_read = proc_mem_read, .ctx = p};
+	return (struct sdfs_image_reader){.vm_read = proc_vm_read,
+					  .mem_read = proc_mem_read,
+					  .vm_readv = proc_vm_readv,
+					  .ctx = p};
 }
 
 /* ---- size and extents ---------------------------------------------------- */
@@ -149,13 +173,50 @@ static int read_piece(const struct sdfs_image_reader *rd, size_t ps, uint64_t a,
 	return 0;
 }
 
+int sdfs_image_gather(const struct sdfs_image_reader *rd, size_t page_size,
+		      const struct sdfs_image_piece *pc, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		ssize_t got = -EFAULT;
+		if (rd->vm_readv) {
+			size_t k = n - i < SDFS_IMAGE_MAX_PIECES
+					   ? n - i
+					   : SDFS_IMAGE_MAX_PIECES;
+			got = rd->vm_readv(rd->ctx, pc + i, k);
+			if (got < 0 && !is_fault(got))
+				return (int)got;
+		}
+		/* the pieces it read whole */
+		size_t done = got > 0 ? (size_t)got : 0;
+		while (i < n && done >= pc[i].len) {
+			done -= pc[i].len;
+			i++;
+		}
+		if (i == n)
+			break;
+		if (rd->vm_readv && got > 0 && done == 0)
+			continue; /* it stopped between two pieces: go on */
+		/* the piece where it stopped, the slow way from there */
+		int e = read_piece(rd, page_size, pc[i].addr + done,
+				   pc[i].addr + pc[i].len, pc[i].out + done);
+		if (e < 0)
+			return e;
+		i++;
+	}
+	return 0;
+}
+
 ssize_t sdfs_image_read(const struct sdfs_dirtyset *s, size_t page_size,
 			const struct sdfs_image_reader *rd, uint64_t off,
 			void *buf, size_t len)
 {
 	uint64_t size = sdfs_image_size(s);
+	struct sdfs_image_piece pc[256];
 	struct sdfs_run_iter it;
 	struct sdfs_run r;
+	size_t n = 0;
 	char *out = buf;
 
 	if (off >= size)
@@ -168,11 +229,20 @@ ssize_t sdfs_image_read(const struct sdfs_dirtyset *s, size_t page_size,
 		uint64_t a = r.start > p ? r.start : p;
 		uint64_t b = r.end < end ? r.end : end;
 		memset(out + (p - off), 0, a - p);
-		int e = read_piece(rd, page_size, a, b, out + (a - off));
-		if (e < 0)
-			return e;
+		pc[n++] = (struct sdfs_image_piece){.addr = a,
+						    .len = (size_t)(b - a),
+						    .out = out + (a - off)};
+		if (n == sizeof(pc) / sizeof(pc[0])) {
+			int e = sdfs_image_gather(rd, page_size, pc, n);
+			if (e < 0)
+				return e;
+			n = 0;
+		}
 		p = b;
 	}
+	int e = sdfs_image_gather(rd, page_size, pc, n);
+	if (e < 0)
+		return e;
 	memset(out + (p - off), 0, end - p);
 	return (ssize_t)len;
 }

@@ -25,11 +25,27 @@
  *   mem_read: /proc/PID/mem, for what vm_read cannot read (mappings
  *             without read permission).
  */
+struct sdfs_image_piece;
 struct sdfs_image_reader {
 	ssize_t (*vm_read)(void *ctx, uint64_t addr, void *buf, size_t len);
 	ssize_t (*mem_read)(void *ctx, uint64_t addr, void *buf, size_t len);
+	/* optional: vm_read of n pieces at once (one process_vm_readv);
+	 * the bytes read from the first piece on, up to the first page
+	 * it could not read, or -errno as vm_read */
+	ssize_t (*vm_readv)(void *ctx, const struct sdfs_image_piece *pc,
+			    size_t n);
 	void *ctx;
 };
+
+/* A piece of a read: len bytes at addr, into out. */
+struct sdfs_image_piece {
+	uint64_t addr;
+	size_t len;
+	char *out;
+};
+
+/* Pieces handed to one vm_readv at most (the kernel's IOV_MAX). */
+#define SDFS_IMAGE_MAX_PIECES 1024
 
 /* The reader of a live process, with the calling thread's credentials;
  * /proc/PID/mem is opened when first needed and kept until close. */
@@ -59,12 +75,22 @@ int sdfs_image_seek(const struct sdfs_dirtyset *s, off_t off, int whence,
 
 /*
  * Fill buf with [off, off + len) of the image, clipped at its size:
- * each run of s inside the range is read with rd (vm_read once per run
- * if the pages are readable; mem_read from the first page it could not
- * read; zeros for a page neither can read), holes are zeros. Returns the
- * bytes filled (0 at or past the end), or the -errno of a reader that
- * failed otherwise than EFAULT / EIO (e.g. -ESRCH, -EACCES).
+ * the runs of s inside the range are read with rd (sdfs_image_gather:
+ * one vm_readv for all of them if the pages are readable; mem_read from the
+ * first page it could not read; zeros for a page neither can read), holes are
+ * zeros. Returns the bytes filled (0 at or past the end), or the -errno of a
+ * reader that failed otherwise than EFAULT / EIO (e.g. -ESRCH, -EACCES).
  */
 ssize_t sdfs_image_read(const struct sdfs_dirtyset *s, size_t page_size,
 			const struct sdfs_image_reader *rd, uint64_t off,
 			void *buf, size_t len);
+
+/*
+ * Fill the n pieces pc (each inside one run of pages) as sdfs_image_read
+ * fills a run: vm_readv over as many pieces as it reads at once (vm_read
+ * per piece without it); from the page where it stops, mem_read, then
+ * zeros. 0, or the -errno of a reader that failed otherwise than
+ * EFAULT / EIO.
+ */
+int sdfs_image_gather(const struct sdfs_image_reader *rd, size_t page_size,
+		      const struct sdfs_image_piece *pc, size_t n);

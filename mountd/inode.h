@@ -33,6 +33,7 @@ enum sdfs_kind {
 	SDFS_K_LAST_MAPS,
 	SDFS_K_LAST_PAGES,
 	SDFS_K_LAST_IMAGE,
+	SDFS_K_LAST_PACK,
 	/* page kinds last: their numbers use bit 63 */
 	SDFS_K_PAGE, /* pages/ADDR */
 	SDFS_K_LAST_PAGE, /* last/pages/ADDR */

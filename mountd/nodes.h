@@ -78,8 +78,9 @@ extern const struct sdfs_dir_class sdfs_dir_root, sdfs_dir_fixed,
 extern const struct sdfs_file_class sdfs_file_clear, sdfs_file_status,
 	sdfs_file_dirty, sdfs_file_last_dirty, sdfs_file_last_dropped,
 	sdfs_file_last_changes, sdfs_file_last_maps, sdfs_file_page,
-	sdfs_file_last_page, sdfs_file_last_image;
+	sdfs_file_last_page, sdfs_file_last_image, sdfs_file_last_pack;
 int sdfs_last_page_attr(struct sdfs_req *r, bool open_file, struct stat *st);
 int sdfs_last_changes_attr(struct sdfs_req *r, bool open_file,
 			   struct stat *st);
 int sdfs_last_image_attr(struct sdfs_req *r, bool open_file, struct stat *st);
+int sdfs_last_pack_attr(struct sdfs_req *r, bool open_file, struct stat *st);

@@ -8,7 +8,8 @@
  * (BASE stays sparse; they read as zeros either way). With -r, the data
  * extents are taken from the round's dirty_ranges instead, and extents
  * close to each other are read together: on a FUSE mount every lseek and
- * every read is a round trip to the daemon.
+ * every read is a round trip to the daemon. With -p, the round comes as
+ * one stream, last/pack (apply_pack.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,134 +23,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CHUNK (4u << 20) /* bytes per read: FUSE splits it further */
+#include "apply.h"
+
 #define DEFAULT_GAP (256u << 10)
 
-struct stats {
-	uint64_t extents, written, zero_punched, dropped, dropped_bytes;
-};
-
-static const char *prog = "sdfs-apply";
-
-static int fail(int err, const char *what, const char *name)
-{
-	fprintf(stderr, "%s: %s %s: %s\n", prog, what, name, strerror(err));
-	return -err;
-}
-
-static int write_all(int fd, const char *buf, size_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t w = pwrite(fd, buf, len, (off_t)off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += w;
-		len -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
-/* Up to len bytes at off into buf, fewer only at the end of the file:
- * the count, or -errno. */
-static ssize_t read_at(int fd, char *buf, size_t len, uint64_t off)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
-/* Make [off, off + len) of fd read as zeros, without changing its size:
- * a hole where the file system can punch one, written zeros elsewhere. */
-static int zero_range(int fd, uint64_t off, uint64_t len)
-{
-	static char zeros[65536];
-	struct stat st;
-
-	if (!len)
-		return 0;
-	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      (off_t)off, (off_t)len) == 0)
-		return 0;
-	if (errno != EOPNOTSUPP && errno != ENOSYS)
-		return -errno;
-	/* no holes here: only what lies inside the file needs zeros */
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	uint64_t end = off + len;
-	if (end > (uint64_t)st.st_size)
-		end = (uint64_t)st.st_size;
-	for (uint64_t p = off; p < end;) {
-		size_t n = end - p < sizeof(zeros) ? (size_t)(end - p)
-						   : sizeof(zeros);
-		int r = write_all(fd, zeros, n, p);
-		if (r < 0)
-			return r;
-		p += n;
-	}
-	return 0;
-}
-
-static bool all_zero(const char *p, size_t n)
-{
-	const uint64_t *q = (const uint64_t *)(const void *)p;
-	size_t i = 0;
-
-	for (; i + 8 <= n; i += 8)
-		if (q[i / 8])
-			return false;
-	for (; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
-/* Write buf (len bytes at off) into BASE: runs of non-zero blocks are
- * written, runs of zero blocks punched. */
-static int put(int fd, const char *buf, size_t len, uint64_t off, size_t blk,
-	       struct stats *st)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		/* blocks aligned on the file's offsets */
-		size_t first = blk - (size_t)((off + i) % blk);
-		bool zero =
-			all_zero(buf + i, first < len - i ? first : len - i);
-		size_t j = i;
-		while (j < len) {
-			size_t n = blk - (size_t)((off + j) % blk);
-			if (n > len - j)
-				n = len - j;
-			if (all_zero(buf + j, n) != zero)
-				break;
-			j += n;
-		}
-		int r = zero ? zero_range(fd, off + i, j - i)
-			     : write_all(fd, buf + i, j - i, off + i);
-		if (r < 0)
-			return r;
-		if (zero)
-			st->zero_punched += j - i;
-		else
-			st->written += j - i;
-		i = j;
-	}
-	return 0;
-}
 
 static int copy_extents(int in, int out, const char *iname, const char *oname,
 			size_t blk, struct stats *st)
@@ -365,11 +242,76 @@ static int copy_ranges(const char *ranges, int in, int out, const char *iname,
 	return r;
 }
 
+/* BASE, opened for writing (created if missing), and the block size in
+ * which zeros are looked for (what a punch can free): the fd, or -1
+ * (reported). */
+static int open_base(const char *oname, size_t *blk)
+{
+	struct stat ost;
+	int out = open(oname, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+	if (out < 0)
+		return fail(errno, "cannot open", oname), -1;
+	if (fstat(out, &ost) < 0) {
+		fail(errno, "cannot stat", oname);
+		close(out);
+		return -1;
+	}
+	if (!S_ISREG(ost.st_mode)) {
+		fprintf(stderr, "%s: %s is not a regular file\n", prog, oname);
+		close(out);
+		return -1;
+	}
+	*blk = ost.st_blksize >= 512 && ost.st_blksize <= 65536 &&
+			       !(ost.st_blksize & (ost.st_blksize - 1))
+		       ? (size_t)ost.st_blksize
+		       : 4096;
+	return out;
+}
+
+static void print_stats(const struct stats *st)
+{
+	fprintf(stderr,
+		"%s: %" PRIu64 " extents, %" PRIu64 " bytes written, %" PRIu64
+		" bytes of zeros punched, %" PRIu64 " dropped ranges (%" PRIu64
+		" bytes) punched\n",
+		prog, st->extents, st->written, st->zero_punched, st->dropped,
+		st->dropped_bytes);
+}
+
+/* -p PACK BASE: the exit status. */
+static int apply_pack_main(const char *pack, const char *oname, bool verbose)
+{
+	struct stats st = {0};
+	bool std_in = !strcmp(pack, "-");
+	int in = std_in ? 0 : open(pack, O_RDONLY | O_CLOEXEC);
+	size_t blk;
+
+	if (in < 0)
+		return fail(errno, "cannot open", pack), 1;
+	int out = open_base(oname, &blk);
+	if (out < 0) {
+		if (!std_in)
+			close(in);
+		return 1;
+	}
+	int r = apply_pack(std_in ? "stdin" : pack, in, out, oname, blk,
+			   verbose, &st);
+	if (close(out) < 0 && r == 0)
+		r = fail(errno, "close of", oname);
+	if (!std_in)
+		close(in);
+	if (verbose)
+		print_stats(&st);
+	return r < 0 ? 1 : 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: %s [-v] [-d DROPPED] [-r RANGES [-g GAP]] IMAGE BASE\n"
 		"       %s [-v] -d DROPPED BASE\n"
+		"       %s [-v] -p PACK BASE\n"
 		"Apply a round of an sdfs snapshot onto BASE: punch the ranges "
 		"of\n"
 		"DROPPED (dirty_ranges format, - for stdin), then copy the "
@@ -377,8 +319,9 @@ static void usage(FILE *f)
 		"extents of IMAGE (SEEK_DATA/SEEK_HOLE, or the lines of "
 		"RANGES,\n"
 		"the round's dirty_ranges, read GAP bytes or closer together)\n"
-		"to the same offsets. See sdfs-apply(1).\n",
-		prog, prog);
+		"to the same offsets; or apply the round in PACK (last/pack,\n"
+		"- for stdin). See sdfs-apply(1).\n",
+		prog, prog, prog);
 }
 
 int main(int argc, char **argv)
@@ -386,24 +329,30 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {{"dropped", 1, 0, 'd'},
 					   {"ranges", 1, 0, 'r'},
 					   {"gap", 1, 0, 'g'},
+					   {"pack", 1, 0, 'p'},
 					   {"verbose", 0, 0, 'v'},
 					   {"help", 0, 0, 'h'},
 					   {"version", 0, 0, 'V'},
 					   {0, 0, 0, 0}};
 	const char *dropped = NULL, *ranges = NULL, *iname = NULL, *oname;
+	const char *pack = NULL;
+	bool gap_set = false;
 	uint64_t gap = DEFAULT_GAP;
 	char *end;
 	bool verbose = false;
 	struct stats st = {0};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "d:r:g:vh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:r:g:p:vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			dropped = optarg;
 			break;
 		case 'r':
 			ranges = optarg;
+			break;
+		case 'p':
+			pack = optarg;
 			break;
 		case 'g':
 			errno = 0;
@@ -413,6 +362,7 @@ int main(int argc, char **argv)
 					prog, optarg);
 				return 2;
 			}
+			gap_set = true;
 			break;
 		case 'v':
 			verbose = true;
@@ -429,6 +379,17 @@ int main(int argc, char **argv)
 		}
 	}
 	int nargs = argc - optind;
+	if (pack) {
+		if (nargs != 1 || dropped || ranges || gap_set) {
+			fprintf(stderr,
+				"%s: -p takes BASE alone (the pack holds the "
+				"dropped ranges and the runs)\n",
+				prog);
+			usage(stderr);
+			return 2;
+		}
+		return apply_pack_main(pack, argv[optind], verbose);
+	}
 	if (nargs == 2) {
 		iname = argv[optind];
 		oname = argv[optind + 1];
@@ -453,21 +414,10 @@ int main(int argc, char **argv)
 		if (in < 0)
 			return fail(errno, "cannot open", iname), 1;
 	}
-	int out = open(oname, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	size_t blk;
+	int out = open_base(oname, &blk);
 	if (out < 0)
-		return fail(errno, "cannot open", oname), 1;
-	struct stat ost;
-	if (fstat(out, &ost) < 0)
-		return fail(errno, "cannot stat", oname), 1;
-	if (!S_ISREG(ost.st_mode)) {
-		fprintf(stderr, "%s: %s is not a regular file\n", prog, oname);
 		return 1;
-	}
-	/* zero detection in the base's blocks: what a punch can free */
-	size_t blk = ost.st_blksize >= 512 && ost.st_blksize <= 65536 &&
-				     !(ost.st_blksize & (ost.st_blksize - 1))
-			     ? (size_t)ost.st_blksize
-			     : 4096;
 
 	int r = 0;
 	/* the dropped pages first: a page captured again wins */
@@ -480,7 +430,7 @@ int main(int argc, char **argv)
 	/* BASE is at least as long as IMAGE, even where IMAGE ends in
 	 * zeros that were punched (never shortened) */
 	if (r == 0 && in >= 0) {
-		struct stat ist;
+		struct stat ist, ost;
 		if (fstat(in, &ist) < 0)
 			r = fail(errno, "cannot stat", iname);
 		else if (fstat(out, &ost) < 0)
@@ -494,12 +444,6 @@ int main(int argc, char **argv)
 	if (in >= 0)
 		close(in);
 	if (verbose)
-		fprintf(stderr,
-			"%s: %" PRIu64 " extents, %" PRIu64
-			" bytes written, %" PRIu64
-			" bytes of zeros punched, %" PRIu64
-			" dropped ranges (%" PRIu64 " bytes) punched\n",
-			prog, st.extents, st.written, st.zero_punched,
-			st.dropped, st.dropped_bytes);
+		print_stats(&st);
 	return r < 0 ? 1 : 0;
 }

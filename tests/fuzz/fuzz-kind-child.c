@@ -22,6 +22,7 @@ static const struct {
 	{SDFS_K_LAST, "maps", SDFS_K_LAST_MAPS},
 	{SDFS_K_LAST, "pages", SDFS_K_LAST_PAGES},
 	{SDFS_K_LAST, "image", SDFS_K_LAST_IMAGE},
+	{SDFS_K_LAST, "pack", SDFS_K_LAST_PACK},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

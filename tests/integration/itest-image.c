@@ -19,13 +19,9 @@
 #define P(n) ((guint64)(n) * tl_ps)
 #define TMPFS_MAGIC 0x01021994
 
-typedef struct {
-	guint64 start, end;
-} Ext;
-
 /* The runs of last/dirty_ranges, touching ones merged: the extents the
  * image must have. *pages: their pages. */
-static GArray *expected_extents(Fx *fx, pid_t pid, guint64 *pages)
+GArray *itest_expected_extents(Fx *fx, pid_t pid, guint64 *pages)
 {
 	g_autofree char *p = mnt_path(&fx->m, pid, "last/dirty_ranges");
 	g_autofree char *text = read_text(p, NULL);
@@ -79,7 +75,7 @@ static GArray *check_image(Fx *fx, pid_t pid)
 {
 	g_autofree char *img = mnt_path(&fx->m, pid, "last/image");
 	guint64 pages;
-	GArray *want = expected_extents(fx, pid, &pages);
+	GArray *want = itest_expected_extents(fx, pid, &pages);
 	guint8 *a = g_malloc(2 * tl_ps), *b = g_malloc(tl_ps);
 	struct stat st;
 
@@ -270,7 +266,7 @@ static gboolean is_tmpfs(const char *dir)
 	return statfs(dir, &sf) == 0 && sf.f_type == TMPFS_MAGIC;
 }
 
-static void run(const char *const *argv)
+void itest_run(const char *const *argv)
 {
 	g_autofree char *out = NULL, *err = NULL;
 	int status;
@@ -285,7 +281,7 @@ static void run(const char *const *argv)
 
 /* A directory on tmpfs for copies (their offsets are addresses: ext4
  * cannot hold them); NULL and a skip message if there is none. */
-static char *tmpfs_dir(void)
+char *itest_tmpfs_dir(void)
 {
 	if (!is_tmpfs("/dev/shm")) {
 		g_test_skip(
@@ -298,15 +294,16 @@ static char *tmpfs_dir(void)
 	return d;
 }
 
-static void rm_dir(char *d)
+void itest_rm_dir(char *d)
 {
 	const char *argv[] = {"rm", "-rf", d, NULL};
-	run(argv);
+	itest_run(argv);
 	g_free(d);
 }
 
 /* Compare the bytes of a copy with the process's memory over extents. */
-static void compare_copy(const char *copy, pid_t pid, GArray *ext, guint64 size)
+void itest_compare_copy(const char *copy, pid_t pid, GArray *ext,
+			guint64 size)
 {
 	struct stat st;
 	guint8 *a = g_malloc(tl_ps), *b = g_malloc(tl_ps);
@@ -341,18 +338,18 @@ static void test_cp_sparse(Fx *fx, gconstpointer d)
 	wl_addr(w, "map a 16");
 	g_free(wl_cmd(w, "fill a 0 16 3"));
 	do_clear(&fx->m, w->pid);
-	char *dir = tmpfs_dir();
+	char *dir = itest_tmpfs_dir();
 	if (!dir)
 		return;
 	g_autofree char *copy = g_build_filename(dir, "image", NULL);
 	g_assert_cmpint(kill(w->pid, SIGSTOP), ==, 0);
 	wait_all_threads_state(w->pid, 'T');
 	const char *argv[] = {"cp", "--sparse=always", img, copy, NULL};
-	run(argv);
+	itest_run(argv);
 	guint64 pages;
-	g_autoptr(GArray) want = expected_extents(fx, w->pid, &pages);
+	g_autoptr(GArray) want = itest_expected_extents(fx, w->pid, &pages);
 	guint64 size = g_array_index(want, Ext, want->len - 1).end;
-	compare_copy(copy, w->pid, want, size);
+	itest_compare_copy(copy, w->pid, want, size);
 	/* the copy's data lies inside the image's extents */
 	int fd = open(copy, O_RDONLY);
 	g_assert_no_errno(fd);
@@ -370,7 +367,7 @@ static void test_cp_sparse(Fx *fx, gconstpointer d)
 		g_assert_cmphex(y->end, <=, g_array_index(want, Ext, j).end);
 	}
 	g_assert_cmpint(kill(w->pid, SIGCONT), ==, 0);
-	rm_dir(dir);
+	itest_rm_dir(dir);
 }
 
 /* sdfs-apply of a round onto the copy of the round before gives the
@@ -392,7 +389,7 @@ static void test_apply(Fx *fx, gconstpointer d)
 	guint64 a = wl_addr(w, "map a 16");
 	g_free(wl_cmd(w, "fill a 0 16 3"));
 	do_clear(&fx->m, w->pid);
-	char *dir = tmpfs_dir();
+	char *dir = itest_tmpfs_dir();
 	if (!dir)
 		return;
 	const char *names[] = {"base", "base-r", "base-r0"};
@@ -400,25 +397,25 @@ static void test_apply(Fx *fx, gconstpointer d)
 	for (int i = 0; i < 3; i++)
 		base[i] = g_build_filename(dir, names[i], NULL);
 	guint64 pages;
-	g_autoptr(GArray) e1 = expected_extents(fx, w->pid, &pages);
+	g_autoptr(GArray) e1 = itest_expected_extents(fx, w->pid, &pages);
 	for (int i = 0; i < 3; i++) {
 		const char *cp[] = {"cp", "--sparse=always", img, base[i], NULL};
-		run(cp);
+		itest_run(cp);
 	}
 	g_free(wl_cmd(w, "write a 4 20"));
 	g_free(wl_cmd(w, "fill a 9 3 21"));
 	do_clear(&fx->m, w->pid);
 	g_assert_cmpint(kill(w->pid, SIGSTOP), ==, 0);
 	wait_all_threads_state(w->pid, 'T');
-	g_autoptr(GArray) e2 = expected_extents(fx, w->pid, &pages);
+	g_autoptr(GArray) e2 = itest_expected_extents(fx, w->pid, &pages);
 	const char *ap0[] = {apply, "-d", dropped, img, base[0], NULL};
 	const char *ap1[] = {apply, "-d", dropped, "-r", ranges,
 			     img,   base[1], NULL};
 	const char *ap2[] = {apply, "-d", dropped, "-r", ranges,
 			     "-g",  "0",     img,  base[2], NULL};
-	run(ap0);
-	run(ap1);
-	run(ap2);
+	itest_run(ap0);
+	itest_run(ap1);
+	itest_run(ap2);
 	guint64 size = MAX(g_array_index(e1, Ext, e1->len - 1).end,
 			   g_array_index(e2, Ext, e2->len - 1).end);
 	/* the second round's pages, and the whole region of the first
@@ -426,12 +423,12 @@ static void test_apply(Fx *fx, gconstpointer d)
 	g_autoptr(GArray) region = g_array_new(FALSE, FALSE, sizeof(Ext));
 	g_array_append_val(region, ((Ext){a, a + P(16)}));
 	for (int i = 0; i < 3; i++) {
-		compare_copy(base[i], w->pid, e2, size);
-		compare_copy(base[i], w->pid, region, size);
+		itest_compare_copy(base[i], w->pid, e2, size);
+		itest_compare_copy(base[i], w->pid, region, size);
 		g_free(base[i]);
 	}
 	g_assert_cmpint(kill(w->pid, SIGCONT), ==, 0);
-	rm_dir(dir);
+	itest_rm_dir(dir);
 }
 
 void itest_register_image(void)

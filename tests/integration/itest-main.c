@@ -149,5 +149,6 @@ int main(int argc, char **argv)
 	itest_register_snapshot();
 	itest_register_last();
 	itest_register_image();
+	itest_register_pack();
 	return g_test_run();
 }

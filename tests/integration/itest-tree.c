@@ -145,12 +145,12 @@ static void test_pid_dir(Fx *fx, gconstpointer d)
 	g_assert_cmpint(st.st_size, ==, (off_t)tl_ps);
 
 	/* after a clear, last/ holds dirty_ranges, dropped_ranges,
-	 * changes, maps, pages/ and image */
+	 * changes, maps, pages/, image and pack */
 	do_clear(&fx->m, w->pid);
 	g_autofree char *last = mnt_path(&fx->m, w->pid, "last");
 	g_autoptr(GPtrArray) le = list_dir(last);
 	g_assert_nonnull(le);
-	g_assert_cmpuint(le->len, ==, 6);
+	g_assert_cmpuint(le->len, ==, 7);
 	g_assert_true(contains(le, "dirty_ranges"));
 	g_assert_true(contains(le, "dropped_ranges"));
 	g_assert_true(contains(le, "changes"));
@@ -167,6 +167,7 @@ static void test_pid_dir(Fx *fx, gconstpointer d)
 		g_assert_cmpuint(st.st_mode & 07777, ==, 0444);
 	}
 	g_assert_true(contains(le, "image"));
+	g_assert_true(contains(le, "pack"));
 	g_autofree char *lrel = g_strdup_printf("last/pages/%s", pn);
 	g_autofree char *lpage = mnt_path(&fx->m, w->pid, lrel);
 	g_assert_no_errno(stat(lpage, &st));

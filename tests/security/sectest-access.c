@@ -23,7 +23,8 @@ static void assert_invisible(Agent *a, const Mount *m, pid_t pid,
 	g_autofree char *lpgs = g_strdup_printf("last/pages/%s", pg);
 	const char *rels[] = {"", "status", "dirty_ranges", "clear", "pages",
 			      "last", "last/dirty_ranges", "last/pages", pgs,
-			      lpgs};
+			      lpgs, "last/dropped_ranges", "last/changes",
+			      "last/maps", "last/image", "last/pack"};
 	g_autoptr(GPtrArray) names = NULL;
 
 	g_assert_cmpint(ag_list(a, m->mnt, &names), ==, 0);
@@ -33,8 +34,11 @@ static void assert_invisible(Agent *a, const Mount *m, pid_t pid,
 		g_test_message("uid %u: %s", (unsigned)a->uid, p);
 		g_assert_cmpint(ag_stat(a, p), ==, -ENOENT);
 	}
-	const char *files[] = {"status", "dirty_ranges", "clear", pgs,
-			       "last/dirty_ranges"};
+	const char *files[] = {"status",	  "dirty_ranges",
+			       "clear",		  pgs,
+			       "last/dirty_ranges", "last/dropped_ranges",
+			       "last/changes",	  "last/maps",
+			       "last/image",	  "last/pack"};
 	for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
 		g_autofree char *p = mnt_path(m, pid, files[i]);
 		g_assert_cmpint(ag_cat(a, p, NULL), ==, -ENOENT);

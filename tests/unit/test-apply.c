@@ -328,6 +328,180 @@ static void test_ranges(void)
 	teardown();
 }
 
+/* ---- -p: a round as one stream (last/pack) ------------------------------ */
+
+/* A run of a pack: pages [first, first + n) of byte value v (-1: a
+ * dropped range). */
+struct prun {
+	unsigned first, n;
+	int v;
+};
+
+/* The pack of runs, in the daemon's format; pages_adj: added to the
+ * page count of its first line. */
+static GByteArray *make_pack(const struct prun *r, unsigned n, long pages_adj)
+{
+	GString *t = g_string_new(NULL);
+	unsigned nd = 0, nx = 0, pages = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (r[i].v < 0)
+			nx++;
+		else {
+			nd++;
+			pages += r[i].n;
+		}
+	}
+	g_string_append_printf(t,
+			       "sdfs-pack 1 epoch 7 page_size %u drop %u data "
+			       "%u pages %ld\n",
+			       B, nx, nd, (long)pages + pages_adj);
+	for (int pass = 0; pass < 2; pass++)
+		for (unsigned i = 0; i < n; i++)
+			if ((r[i].v < 0) == (pass == 0))
+				g_string_append_printf(
+					t, "%s %016x-%016x\n",
+					pass ? "data" : "drop", r[i].first * B,
+					(r[i].first + r[i].n) * B);
+	GByteArray *b = g_byte_array_new_take(
+		(guint8 *)t->str, t->len);
+	g_string_free(t, FALSE);
+	for (unsigned i = 0; i < n; i++)
+		if (r[i].v >= 0) {
+			guint8 *pg = g_malloc(r[i].n * B);
+			memset(pg, r[i].v, r[i].n * B);
+			g_byte_array_append(b, pg, r[i].n * B);
+			g_free(pg);
+		}
+	return b;
+}
+
+static void write_bytes(const char *path, const GByteArray *b)
+{
+	GError *e = NULL;
+	g_assert_true(g_file_set_contents(path, (const char *)b->data,
+					  (gssize)b->len, &e));
+	g_assert_no_error(e);
+}
+
+/* -p applies the dropped ranges, then the pages (a zero page punched);
+ * from a file and from stdin, the same result. */
+static void test_pack(void)
+{
+	setup();
+	g_autofree char *base = path_of("base");
+	g_autofree char *base2 = path_of("base2");
+	g_autofree char *pack = path_of("pack");
+	const struct prun r[] = {{5, 1, -1}, {9, 1, -1}, {2, 2, 0x11},
+				 {7, 1, 0},   {11, 1, 0x22}};
+	g_autoptr(GByteArray) b = make_pack(r, G_N_ELEMENTS(r), 0);
+	write_bytes(pack, b);
+	put_pages(base, 0, 10, 0xaa);
+	put_pages(base2, 0, 10, 0xaa);
+	char *err = NULL;
+	const char *args[] = {"-v", "-p", pack, base, NULL};
+	g_assert_cmpint(run_apply(args, &err), ==, 0);
+	g_assert_nonnull(strstr(err, "epoch 7, 2 dropped ranges, 3 runs"));
+	g_free(err);
+	const int want[] = {0xaa, 0xaa, 0x11, 0x11, 0xaa, 0,
+			    0xaa, 0,	0xaa, 0,    0,	  0x22};
+	check_pages(base, want, G_N_ELEMENTS(want));
+	g_assert_true(is_hole(base, 5));
+	g_assert_true(is_hole(base, 7));
+	/* through a pipe, as from another machine */
+	g_autofree char *cmd = g_strdup_printf("cat '%s' | '%s' -p - '%s'",
+					       pack, apply_exe, base2);
+	g_assert_cmpint(system(cmd), ==, 0);
+	check_pages(base2, want, G_N_ELEMENTS(want));
+	teardown();
+}
+
+/* A stream that is not a pack changes nothing in BASE; one cut short or
+ * with bytes after its pages fails. */
+static void test_pack_bad(void)
+{
+	setup();
+	g_autofree char *base = path_of("base");
+	g_autofree char *pack = path_of("pack");
+	const struct prun r[] = {{3, 1, -1}, {1, 2, 0x33}};
+	const int keep[] = {0x66, 0x66, 0x66, 0x66};
+	put_pages(base, 0, 4, 0x66);
+	g_autoptr(GByteArray) good = make_pack(r, G_N_ELEMENTS(r), 0);
+	const char *hdr_bad[] = {
+		"sdfs-pack 2 epoch 7 page_size 4096 drop 1 data 1 pages 2\n",
+		"sdfs-pack 1 epoch 7 page_size 3000 drop 1 data 1 pages 2\n",
+		"sdfs-pack 1 epoch 7 page_size 4096 drop 1 data 1\n",
+		"sdfs-pack 1 epoch 7 page_size 4096 drop 1 data 1 pages 2 x\n",
+		"not a pack\n",
+		"",
+	};
+	for (unsigned i = 0; i < G_N_ELEMENTS(hdr_bad); i++) {
+		/* the first line replaced, the rest kept */
+		const char *nl = memchr(good->data, '\n', good->len);
+		gsize first = (gsize)(nl - (const char *)good->data) + 1;
+		g_autoptr(GByteArray) b = g_byte_array_new();
+		g_byte_array_append(b, (const guint8 *)hdr_bad[i],
+				    (guint)strlen(hdr_bad[i]));
+		g_byte_array_append(b, good->data + first,
+				    good->len - (guint)first);
+		write_bytes(pack, b);
+		char *err = NULL;
+		const char *args[] = {"-p", pack, base, NULL};
+		g_assert_cmpint(run_apply(args, &err), ==, 1);
+		g_assert_nonnull(strstr(err, "not an sdfs pack"));
+		g_free(err);
+		check_pages(base, keep, 4);
+	}
+	/* lines: uppercase hex, misaligned, not ascending, pages that do
+	 * not add up */
+	const char *line_bad[][2] = {
+		{"data 0000000000001000-0000000000003000",
+		 "data 0000000000001000-0000000000003A00"},
+		{"data 0000000000001000-0000000000003000",
+		 "data 0000000000001000-0000000000003001"},
+		{"drop 0000000000003000-0000000000004000",
+		 "drop 0000000000003000-0000000000003000"},
+	};
+	for (unsigned i = 0; i < G_N_ELEMENTS(line_bad); i++) {
+		g_autoptr(GByteArray) b = g_byte_array_new();
+		g_byte_array_append(b, good->data, good->len);
+		char *at = g_strstr_len((char *)b->data, (gssize)b->len,
+					line_bad[i][0]);
+		g_assert_nonnull(at);
+		memcpy(at, line_bad[i][1], strlen(line_bad[i][1]));
+		write_bytes(pack, b);
+		const char *args[] = {"-p", pack, base, NULL};
+		g_assert_cmpint(run_apply(args, NULL), ==, 1);
+		check_pages(base, keep, 4);
+	}
+	g_autoptr(GByteArray) adj = make_pack(r, G_N_ELEMENTS(r), 1);
+	write_bytes(pack, adj);
+	const char *args[] = {"-p", pack, base, NULL};
+	g_assert_cmpint(run_apply(args, NULL), ==, 1);
+	check_pages(base, keep, 4);
+	/* cut short, and a byte too many */
+	g_autoptr(GByteArray) cut = g_byte_array_new();
+	g_byte_array_append(cut, good->data, good->len - 1);
+	write_bytes(pack, cut);
+	char *err = NULL;
+	g_assert_cmpint(run_apply(args, &err), ==, 1);
+	g_assert_nonnull(strstr(err, "cut short"));
+	g_free(err);
+	g_autoptr(GByteArray) more = g_byte_array_new();
+	g_byte_array_append(more, good->data, good->len);
+	g_byte_array_append(more, (const guint8 *)"x", 1);
+	write_bytes(pack, more);
+	g_assert_cmpint(run_apply(args, &err), ==, 1);
+	g_assert_nonnull(strstr(err, "bytes after the last page"));
+	g_free(err);
+	/* -p takes BASE alone */
+	const char *u1[] = {"-p", pack, "-d", pack, base, NULL};
+	g_assert_cmpint(run_apply(u1, NULL), ==, 2);
+	const char *u2[] = {"-p", pack, pack, base, NULL};
+	g_assert_cmpint(run_apply(u2, NULL), ==, 2);
+	teardown();
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -341,5 +515,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/apply/dropped-only", test_dropped_only);
 	g_test_add_func("/apply/bad-input", test_bad_input);
 	g_test_add_func("/apply/ranges", test_ranges);
+	g_test_add_func("/apply/pack", test_pack);
+	g_test_add_func("/apply/pack-bad", test_pack_bad);
 	return g_test_run();
 }

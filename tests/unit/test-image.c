@@ -22,8 +22,9 @@ enum page_state { READABLE, NOREAD, GONE };
 
 struct fake {
 	enum page_state state[FAKE_PAGES];
-	unsigned vm_calls, mem_calls;
+	unsigned vm_calls, mem_calls, vmv_calls;
 	int fatal; /* != 0: every read fails with it */
+	bool gather; /* the reader has vm_readv */
 };
 
 static uint8_t pattern(uint64_t addr)
@@ -71,10 +72,35 @@ static ssize_t fake_mem_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	return fake_read(f, NOREAD, addr, buf, len, -EIO);
 }
 
+/* As process_vm_readv with one iovec per piece: up to the first byte it
+ * cannot read, across pieces. */
+static ssize_t fake_vm_readv(void *ctx, const struct sdfs_image_piece *pc,
+			     size_t n)
+{
+	struct fake *f = ctx;
+	size_t got = 0;
+
+	f->vmv_calls++;
+	if (f->fatal)
+		return f->fatal;
+	g_assert_cmpuint(n, <=, SDFS_IMAGE_MAX_PIECES);
+	for (size_t i = 0; i < n; i++) {
+		ssize_t r = fake_read(f, READABLE, pc[i].addr, pc[i].out,
+				      pc[i].len, 0);
+		got += (size_t)r;
+		if ((size_t)r < pc[i].len)
+			break;
+	}
+	return got ? (ssize_t)got : -EFAULT;
+}
+
 static struct sdfs_image_reader fake_reader(struct fake *f)
 {
 	return (struct sdfs_image_reader){
-		.vm_read = fake_vm_read, .mem_read = fake_mem_read, .ctx = f};
+		.vm_read = fake_vm_read,
+		.mem_read = fake_mem_read,
+		.vm_readv = f->gather ? fake_vm_readv : NULL,
+		.ctx = f};
 }
 
 /* A set of page runs given as page numbers past FAKE_BASE: {first, count,
@@ -300,6 +326,61 @@ static void test_read_one_call_per_run(void)
 	f.vm_calls = 0;
 	check_read(&s, &f, B + 10 * P + 100, P);
 	g_assert_cmpuint(f.vm_calls, ==, 1);
+	/* with vm_readv: one call for the three runs */
+	f.vm_calls = 0;
+	f.gather = true;
+	rd = fake_reader(&f);
+	g_assert_cmpint(sdfs_image_read(&s, P, &rd, B, buf, size - B + P), ==,
+			(ssize_t)(size - B));
+	g_assert_cmpuint(f.vmv_calls, ==, 1);
+	g_assert_cmpuint(f.vm_calls + f.mem_calls, ==, 0);
+	for (uint64_t a = B; a < size; a++)
+		g_assert_cmpuint(buf[a - B], ==, expected(&s, &f, a));
+	sdfs_dirtyset_free(&s);
+}
+
+/* vm_readv stops at a page it cannot read: that piece goes the slow way
+ * from there, and the pieces after it in one more vm_readv. */
+static void test_gather_stops(void)
+{
+	struct sdfs_dirtyset s;
+	static struct fake f;
+	const uint64_t B = FAKE_BASE;
+
+	memset(&f, 0, sizeof(f));
+	f.gather = true;
+	build(&s, three, G_N_ELEMENTS(three));
+	/* three = pages [2,4) [4,5) [10,13): page 3 unreadable, page 10
+	 * gone */
+	f.state[3] = NOREAD;
+	f.state[10] = GONE;
+	check_read(&s, &f, B, (size_t)(sdfs_image_size(&s) - B));
+	/* vm_readv: from 2 (stops at 3), from 4 (reads [4,5), stops at
+	 * 10), from 10 (fails); the rest of [2,4): vm fails at 3, mem
+	 * reads [3,4); [10,13): vm and mem fail at 10 (zeros), vm reads
+	 * [11,13) */
+	g_assert_cmpuint(f.vmv_calls, ==, 3);
+	g_assert_cmpuint(f.vm_calls, ==, 3);
+	g_assert_cmpuint(f.mem_calls, ==, 2);
+	/* many pieces: more than one call's worth */
+	struct prun many[1500];
+	for (size_t i = 0; i < G_N_ELEMENTS(many); i++)
+		many[i] = (struct prun){2 * i, 1, 0};
+	sdfs_dirtyset_free(&s);
+	memset(&f, 0, sizeof(f));
+	f.gather = true;
+	build(&s, many, G_N_ELEMENTS(many));
+	struct sdfs_image_piece *pc = g_new(struct sdfs_image_piece, 1500);
+	g_autofree char *buf = g_malloc(1500 * P);
+	for (size_t i = 0; i < 1500; i++)
+		pc[i] = (struct sdfs_image_piece){B + 2 * i * P, P, buf + i * P};
+	struct sdfs_image_reader rd = fake_reader(&f);
+	g_assert_cmpint(sdfs_image_gather(&rd, P, pc, 1500), ==, 0);
+	g_assert_cmpuint(f.vmv_calls, ==, 2);
+	for (size_t i = 0; i < 1500; i++)
+		g_assert_cmpuint((uint8_t)buf[i * P + 7], ==,
+				 pattern(B + 2 * i * P + 7));
+	g_free(pc);
 	sdfs_dirtyset_free(&s);
 }
 
@@ -379,12 +460,13 @@ static void test_read_random(void)
 	GRand *rng = g_rand_new_with_seed(2024);
 	static struct fake f;
 
-	for (int round = 0; round < 30; round++) {
+	for (int round = 0; round < 60; round++) {
 		struct prun runs[40];
 		size_t n = 0;
 		uint64_t page = (uint64_t)g_rand_int_range(rng, 0, 8);
 		uint32_t vma = 0;
 		memset(&f, 0, sizeof(f));
+		f.gather = round % 2; /* with and without vm_readv */
 		while (n < G_N_ELEMENTS(runs) && page < FAKE_PAGES - 40) {
 			uint64_t count = (uint64_t)g_rand_int_range(rng, 1, 20);
 			runs[n++] = (struct prun){page, count, vma++};
@@ -468,6 +550,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/image/read-unreadable-and-gone",
 			test_read_unreadable_and_gone);
 	g_test_add_func("/image/read-fatal", test_read_fatal);
+	g_test_add_func("/image/gather-stops", test_gather_stops);
 	g_test_add_func("/image/read-random", test_read_random);
 	g_test_add_func("/image/proc-reader-self", test_proc_reader_self);
 	return g_test_run();

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sdfs-apply: writing into BASE (apply.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "apply.h"
+
+const char *prog = "sdfs-apply";
+
+int fail(int err, const char *what, const char *name)
+{
+	fprintf(stderr, "%s: %s %s: %s\n", prog, what, name, strerror(err));
+	return -err;
+}
+
+int write_all(int fd, const char *buf, size_t len, uint64_t off)
+{
+	while (len) {
+		ssize_t w = pwrite(fd, buf, len, (off_t)off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += w;
+		len -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+/* Up to len bytes at off into buf, fewer only at the end of the file:
+ * the count, or -errno. */
+ssize_t read_at(int fd, char *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* Make [off, off + len) of fd read as zeros, without changing its size:
+ * a hole where the file system can punch one, written zeros elsewhere. */
+int zero_range(int fd, uint64_t off, uint64_t len)
+{
+	static char zeros[65536];
+	struct stat st;
+
+	if (!len)
+		return 0;
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)off, (off_t)len) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != ENOSYS)
+		return -errno;
+	/* no holes here: only what lies inside the file needs zeros */
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	uint64_t end = off + len;
+	if (end > (uint64_t)st.st_size)
+		end = (uint64_t)st.st_size;
+	for (uint64_t p = off; p < end;) {
+		size_t n = end - p < sizeof(zeros) ? (size_t)(end - p)
+						   : sizeof(zeros);
+		int r = write_all(fd, zeros, n, p);
+		if (r < 0)
+			return r;
+		p += n;
+	}
+	return 0;
+}
+
+static bool all_zero(const char *p, size_t n)
+{
+	const uint64_t *q = (const uint64_t *)(const void *)p;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		if (q[i / 8])
+			return false;
+	for (; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* Write buf (len bytes at off) into BASE: runs of non-zero blocks are
+ * written, runs of zero blocks punched. */
+int put(int fd, const char *buf, size_t len, uint64_t off, size_t blk,
+	struct stats *st)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		/* blocks aligned on the file's offsets */
+		size_t first = blk - (size_t)((off + i) % blk);
+		bool zero =
+			all_zero(buf + i, first < len - i ? first : len - i);
+		size_t j = i;
+		while (j < len) {
+			size_t n = blk - (size_t)((off + j) % blk);
+			if (n > len - j)
+				n = len - j;
+			if (all_zero(buf + j, n) != zero)
+				break;
+			j += n;
+		}
+		int r = zero ? zero_range(fd, off + i, j - i)
+			     : write_all(fd, buf + i, j - i, off + i);
+		if (r < 0)
+			return r;
+		if (zero)
+			st->zero_punched += j - i;
+		else
+			st->written += j - i;
+		i = j;
+	}
+	return 0;
+}

@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sdfs-apply -p: apply a round read as one stream, last/pack (sdfs(5)):
+ * a first line, the round's dropped ranges and captured runs (one
+ * fixed-width line each), then the captured pages back to back. The
+ * stream is read front to back in large reads (it may be a pipe), the
+ * dropped ranges are punched into BASE, then each run is written at its
+ * address.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "apply.h"
+
+#define LINE 39		   /* "data " HEX16 "-" HEX16 "\n" */
+#define MAX_FIRST_LINE 200 /* the first line is far shorter */
+
+/* ---- a buffered reader that hands out pointers into its buffer -------- */
+
+struct stream {
+	int fd;
+	const char *name;
+	char *buf;
+	size_t pos, len; /* unread: buf[pos, len) */
+	bool eof;
+};
+
+/* Read more behind what is unread: the bytes added (0 at the end), or
+ * -errno (reported). */
+static ssize_t fill(struct stream *s)
+{
+	if (s->pos) {
+		memmove(s->buf, s->buf + s->pos, s->len - s->pos);
+		s->len -= s->pos;
+		s->pos = 0;
+	}
+	while (!s->eof && s->len < CHUNK) {
+		ssize_t n = read(s->fd, s->buf + s->len, CHUNK - s->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return fail(errno, "read of", s->name);
+		if (n == 0)
+			s->eof = true;
+		s->len += (size_t)n;
+		return n;
+	}
+	return 0;
+}
+
+/* The next len bytes (len <= CHUNK), or NULL at a short stream. */
+static const char *take_exact(struct stream *s, size_t len, int *err)
+{
+	*err = 0;
+	while (s->len - s->pos < len && !s->eof) {
+		ssize_t n = fill(s);
+		if (n < 0) {
+			*err = (int)n;
+			return NULL;
+		}
+	}
+	if (s->len - s->pos < len)
+		return NULL;
+	const char *p = s->buf + s->pos;
+	s->pos += len;
+	return p;
+}
+
+/* Up to want bytes (a multiple of unit), whole units unless the stream
+ * ends inside one: *got says how many (0 at the end). */
+static const char *take_units(struct stream *s, size_t want, size_t unit,
+			      size_t *got, int *err)
+{
+	size_t need = want < unit ? want : unit;
+
+	*err = 0;
+	*got = 0;
+	while (s->len - s->pos < need && !s->eof) {
+		ssize_t n = fill(s);
+		if (n < 0) {
+			*err = (int)n;
+			return NULL;
+		}
+	}
+	size_t have = s->len - s->pos;
+	if (have > want)
+		have = want;
+	if (have >= unit)
+		have -= have % unit;
+	const char *p = s->buf + s->pos;
+	s->pos += have;
+	*got = have;
+	return p;
+}
+
+/* ---- the header -----------------------------------------------------------
+ */
+
+struct range {
+	uint64_t start, end;
+};
+
+struct header {
+	uint64_t epoch, pages;
+	size_t page_size, ndrop, ndata;
+	struct range *drop, *data;
+};
+
+static int bad(const struct stream *s, const char *what)
+{
+	fprintf(stderr, "%s: %s: not an sdfs pack: %s\n", prog, s->name, what);
+	return -EINVAL;
+}
+
+static int parse_first(struct stream *s, struct header *h)
+{
+	char line[MAX_FIRST_LINE + 1];
+	size_t n = 0;
+	int err;
+
+	for (;;) {
+		const char *c = take_exact(s, 1, &err);
+		if (!c)
+			return err ? err : bad(s, "no first line");
+		if (n == MAX_FIRST_LINE)
+			return bad(s, "first line too long");
+		line[n++] = *c;
+		if (*c == '\n')
+			break;
+	}
+	line[n] = '\0';
+	int used = -1;
+	unsigned version;
+	if (sscanf(line,
+		   "sdfs-pack %u epoch %" SCNu64 " page_size %zu drop %zu"
+		   " data %zu pages %" SCNu64 "\n%n",
+		   &version, &h->epoch, &h->page_size, &h->ndrop, &h->ndata,
+		   &h->pages, &used) != 6 ||
+	    used != (int)n)
+		return bad(s, "first line not \"sdfs-pack 1 epoch E page_size "
+			      "P drop N data N pages N\"");
+	if (version != 1)
+		return bad(s, "version not 1");
+	if (h->page_size < 512 || h->page_size > (1u << 20) ||
+	    (h->page_size & (h->page_size - 1)))
+		return bad(s, "page_size not a power of two from 512 to 1M");
+	if (h->ndrop > SIZE_MAX / 2 / sizeof(struct range) ||
+	    h->ndata > SIZE_MAX / 2 / sizeof(struct range))
+		return bad(s, "too many lines");
+	return 0;
+}
+
+static int hex16(const char *p, uint64_t *v)
+{
+	*v = 0;
+	for (int i = 0; i < 16; i++) {
+		int c = p[i], d;
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else
+			return -1;
+		*v = *v << 4 | (uint64_t)d;
+	}
+	return 0;
+}
+
+/* n lines "TAG START-END", ascending, page aligned, into *out. */
+static int parse_lines(struct stream *s, const char *tag, size_t n,
+		       size_t page_size, struct range **out, uint64_t *pages)
+{
+	struct range *r = n ? malloc(n * sizeof(*r)) : NULL;
+	uint64_t prev = 0, total = 0;
+	int err;
+
+	if (n && !r)
+		return fail(ENOMEM, "ranges of", s->name);
+	for (size_t i = 0; i < n; i++) {
+		const char *l = take_exact(s, LINE, &err);
+		uint64_t a, b;
+		if (!l) {
+			free(r);
+			return err ? err : bad(s, "short header");
+		}
+		if (memcmp(l, tag, 4) || l[4] != ' ' || hex16(l + 5, &a) ||
+		    l[21] != '-' || hex16(l + 22, &b) || l[38] != '\n' ||
+		    a >= b || b > (uint64_t)INT64_MAX || a % page_size ||
+		    b % page_size || a < prev) {
+			free(r);
+			fprintf(stderr,
+				"%s: %s: not an sdfs pack: %s line %zu is "
+				"not \"%s START-END\" (ascending, page "
+				"aligned)\n",
+				prog, s->name, tag, i + 1, tag);
+			return -EINVAL;
+		}
+		r[i] = (struct range){a, b};
+		prev = b;
+		total += (b - a) / page_size;
+	}
+	*out = r;
+	if (pages)
+		*pages = total;
+	return 0;
+}
+
+/* ---- applying -------------------------------------------------------------
+ */
+
+/* The pages of the data runs, each written at its address (in whole
+ * pages: zero pages are found in BASE's blocks), and nothing after. */
+static int write_runs(struct stream *s, const struct header *h, int out,
+		      const char *oname, size_t blk, struct stats *st)
+{
+	int err;
+
+	for (size_t i = 0; i < h->ndata; i++) {
+		uint64_t a = h->data[i].start, b = h->data[i].end;
+		while (a < b) {
+			size_t got;
+			uint64_t want = b - a < CHUNK ? b - a : CHUNK;
+			const char *p = take_units(s, (size_t)want,
+						   h->page_size, &got, &err);
+			if (err)
+				return err;
+			if (!got)
+				return bad(s, "pages cut short");
+			int r = put(out, p, got, a, blk, st);
+			if (r < 0)
+				return fail(-r, "write to", oname);
+			a += got;
+		}
+		st->extents++;
+	}
+	size_t extra;
+	take_units(s, 1, 1, &extra, &err);
+	if (err)
+		return err;
+	if (extra)
+		return bad(s, "bytes after the last page");
+	return 0;
+}
+
+int apply_pack(const char *pname, int in, int out, const char *oname,
+	       size_t blk, bool verbose, struct stats *st)
+{
+	struct stream s = {.fd = in, .name = pname};
+	struct header h = {0};
+	uint64_t pages = 0;
+	int r;
+
+	s.buf = malloc(CHUNK);
+	if (!s.buf)
+		return fail(ENOMEM, "buffer for", pname);
+	r = parse_first(&s, &h);
+	if (r == 0)
+		r = parse_lines(&s, "drop", h.ndrop, h.page_size, &h.drop,
+				NULL);
+	if (r == 0)
+		r = parse_lines(&s, "data", h.ndata, h.page_size, &h.data,
+				&pages);
+	if (r == 0 && pages != h.pages)
+		r = bad(&s, "the data lines do not add up to its pages");
+	if (r == 0 && verbose)
+		fprintf(stderr,
+			"%s: %s: epoch %" PRIu64 ", %zu dropped ranges, %zu "
+			"runs, %" PRIu64 " pages of %zu bytes\n",
+			prog, pname, h.epoch, h.ndrop, h.ndata, h.pages,
+			h.page_size);
+	/* the dropped pages first: a page captured again wins */
+	for (size_t i = 0; r == 0 && i < h.ndrop; i++) {
+		r = zero_range(out, h.drop[i].start,
+			       h.drop[i].end - h.drop[i].start);
+		if (r < 0)
+			r = fail(-r, "punching a dropped range in", oname);
+		st->dropped++;
+		st->dropped_bytes += h.drop[i].end - h.drop[i].start;
+	}
+	if (r == 0)
+		r = write_runs(&s, &h, out, oname, blk, st);
+	/* BASE is at least as long as the round's image */
+	struct stat ost;
+	if (r == 0 && h.ndata) {
+		uint64_t end = h.data[h.ndata - 1].end;
+		if (fstat(out, &ost) < 0)
+			r = fail(errno, "cannot stat", oname);
+		else if ((uint64_t)ost.st_size < end &&
+			 ftruncate(out, (off_t)end) < 0)
+			r = fail(errno, "cannot extend", oname);
+	}
+	free(h.drop);
+	free(h.data);
+	free(s.buf);
+	return r;
+}
