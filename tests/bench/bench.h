@@ -227,6 +227,10 @@ void bench_image(size_t size); /* image.c */
  * when it fails. gap: NULL for sdfs-apply's default. */
 double apply_run(const char *dropped, const char *ranges, const char *gap,
 		 const char *image, const char *base);
+/* sdfs-apply -p pack base, timed; dies when it fails. */
+double apply_pack_run(const char *pack, const char *base);
+/* cat src > dst, timed; dies when it fails. */
+double cat_to(const char *src, const char *dst);
 void bench_criu(size_t size); /* criu.c */
 
 /* shared by the scenarios (scenarios.c) */

@@ -8,7 +8,8 @@
  * of image directories, the first of each chain dumping every page); B is
  * copied by sdfs: a clear, then `cp --sparse=always last/image X` (image
  * rounds), `sdfs-apply -d last/dropped_ranges -r last/dirty_ranges
- * last/image BASE` onto the copy the first round made (apply rounds) or
+ * last/image BASE` onto the copy the first round made (apply rounds),
+ * `sdfs-apply -p last/pack BASE` onto the same copy (pack rounds) or
  * the rsync recipe of the README (rsync rounds). Within an
  * epoch the two run one after the other, in alternating order; every
  * kind of round is preceded by one uncounted round of its own kind, so
@@ -135,13 +136,14 @@ static double timed(char *const argv[])
 /* the paths of B's files and of the copies */
 struct paths {
 	char clear[4200], status[4200], image[4200], changes[4200], pages[4200];
+	char pack[4200];
 	char dr[4200], dropped[4200], base[4200], rcopy[4200], dcopy[4200];
 	char x[4200], x2[4200], snap[4200], snap2[4200], list[4200];
 };
 
 /* the kinds of sdfs rounds, in the order they run per dirty share */
-enum kind { K_IMAGE, K_APPLY, K_RSYNC, NKINDS };
-static const char *const kind_name[] = {"image", "apply", "rsync"};
+enum kind { K_IMAGE, K_APPLY, K_PACK, K_RSYNC, NKINDS };
+static const char *const kind_name[] = {"image", "apply", "pack", "rsync"};
 
 /* One sdfs round of B; every part timed. */
 struct round {
@@ -164,6 +166,21 @@ static size_t count_extents(const struct paths *p)
 	runs_free(&ru);
 	sbuf_free(&text);
 	return n;
+}
+
+/* The pages and runs of the round's last/dirty_ranges (not timed). */
+static void round_runs(const struct paths *p, struct round *r)
+{
+	struct sbuf text = {0};
+	struct runs ru;
+
+	if (read_whole(p->dr, &text) < 0 ||
+	    runs_parse(text.p, text.len, page_size, &ru) < 0)
+		die("read %s", p->dr);
+	r->pages = ru.pages;
+	r->extents = ru.n;
+	runs_free(&ru);
+	sbuf_free(&text);
 }
 
 /* The round's clear, timed, and the time B was stopped for it. */
@@ -229,6 +246,22 @@ static void sdfs_apply_round(const struct paths *p, bool base, struct round *r)
 	sbuf_free(&dtext);
 }
 
+/* clear + sdfs-apply -p last/pack BASE; then (not timed) the pack to X,
+ * and the same apply from there (timed). */
+static void sdfs_pack_round(const struct paths *p, bool base, struct round *r)
+{
+	unlink(p->x);
+	timed_clear(p, r);
+	r->copy = apply_pack_run(p->pack, p->base);
+	r->listing = NAN;
+	r->copy_tmpfs = NAN;
+	if (base) {
+		cat_to(p->pack, p->x);
+		r->copy_tmpfs = apply_pack_run(p->x, p->base);
+	}
+	round_runs(p, r);
+}
+
 static void sdfs_rsync_round(const struct paths *p, bool base, struct round *r)
 {
 	char from[4300], ff[4300], ff2[4300], src2[4300], dst[4300], dst2[4300];
@@ -282,6 +315,7 @@ static void sdfs_rsync_round(const struct paths *p, bool base, struct round *r)
 struct rows {
 	struct row *frozen, *img, *rs, *clr_img, *clr_rs, *cp, *rsy, *lst;
 	struct row *ap, *clr_ap, *apl;
+	struct row *pk, *clr_pk, *pkl;
 };
 
 static void rows_new(struct rows *R, const char *sz, const char *dirty,
@@ -296,12 +330,17 @@ static void rows_new(struct rows *R, const char *sz, const char *dirty,
 	R->ap = row_new("f. round: clear + sdfs-apply -d … -r "
 			"last/dirty_ranges last/image BASE / CRIU pre-dump",
 			sz, dirty, pat);
+	R->pk = row_new("f. round: clear + sdfs-apply -p last/pack BASE / "
+			"CRIU pre-dump",
+			sz, dirty, pat);
 	R->rs = row_new("f. round: clear + rsync recipe / CRIU pre-dump", sz,
 			dirty, pat);
 	R->clr_img = row_new("f. part: clear (wall) of an image round", sz,
 			     dirty, pat);
 	R->clr_ap = row_new("f. part: clear (wall) of an apply round", sz,
 			    dirty, pat);
+	R->clr_pk = row_new("f. part: clear (wall) of a pack round", sz, dirty,
+			    pat);
 	R->clr_rs = row_new("f. part: clear (wall) of an rsync round (drops "
 			    "the last round's entries)",
 			    sz, dirty, pat);
@@ -311,6 +350,9 @@ static void rows_new(struct rows *R, const char *sz, const char *dirty,
 	R->apl = row_new("f. part: sdfs-apply -d … -r … last/image BASE / "
 			 "the same from tmpfs",
 			 sz, dirty, pat);
+	R->pkl = row_new("f. part: sdfs-apply -p last/pack BASE / the same "
+			 "from tmpfs",
+			 sz, dirty, pat);
 	R->lst = row_new("f. part: read last/changes (the listing)", sz, dirty,
 			 pat);
 	R->rsy = row_new("f. part: rsync recipe / the same rsync from tmpfs",
@@ -318,12 +360,14 @@ static void rows_new(struct rows *R, const char *sz, const char *dirty,
 	row_target(R->frozen, T_RATIO, 1.0, "< CRIU (≤ 1×)");
 	row_target(R->img, T_RATIO, 1.0, "< CRIU (≤ 1×)");
 	row_target(R->ap, T_RATIO, 1.0, "< CRIU (≤ 1×)");
+	row_target(R->pk, T_RATIO, 1.0, "< CRIU (≤ 1×)");
 	row_target(R->rs, T_RATIO, 1.0, "< CRIU (≤ 1×)");
 	R->clr_img->no_base = R->clr_rs->no_base = R->lst->no_base = true;
-	R->clr_ap->no_base = true;
+	R->clr_ap->no_base = R->clr_pk->no_base = true;
 	if (!o.apply) {
-		struct row *skip[] = {R->ap, R->clr_ap, R->apl};
-		for (int i = 0; i < 3; i++)
+		struct row *skip[] = {R->ap, R->clr_ap, R->apl,
+				      R->pk, R->clr_pk, R->pkl};
+		for (int i = 0; i < 6; i++)
 			snprintf(skip[i]->note, sizeof(skip[i]->note),
 				 "skipped: no sdfs-apply (--apply PATH)");
 	}
@@ -353,6 +397,8 @@ static void epoch(struct bw *a, struct bw *b, struct chain *ch,
 			sdfs_rsync_round(p, count, &r);
 		} else if (kind == K_APPLY) {
 			sdfs_apply_round(p, count, &r);
+		} else if (kind == K_PACK) {
+			sdfs_pack_round(p, count, &r);
 		} else {
 			sdfs_image_round(p, count, &r);
 		}
@@ -370,9 +416,9 @@ static void epoch(struct bw *a, struct bw *b, struct chain *ch,
 	if (!count)
 		return;
 	row_add(R->frozen, r.frozen, c.frozen);
-	struct row *round[] = {R->img, R->ap, R->rs};
-	struct row *clear[] = {R->clr_img, R->clr_ap, R->clr_rs};
-	struct row *copy[] = {R->cp, R->apl, R->rsy};
+	struct row *round[] = {R->img, R->ap, R->pk, R->rs};
+	struct row *clear[] = {R->clr_img, R->clr_ap, R->clr_pk, R->clr_rs};
+	struct row *copy[] = {R->cp, R->apl, R->pkl, R->rsy};
 	row_add(round[kind], r.clear + r.copy, c.wall);
 	row_add_s(clear[kind], r.clear);
 	row_add(copy[kind], r.copy, r.copy_tmpfs);
@@ -397,6 +443,7 @@ void bench_criu(size_t size)
 	piddir_path(p.clear, sizeof(p.clear), b.pid, "clear");
 	piddir_path(p.status, sizeof(p.status), b.pid, "status");
 	piddir_path(p.image, sizeof(p.image), b.pid, "last/image");
+	piddir_path(p.pack, sizeof(p.pack), b.pid, "last/pack");
 	piddir_path(p.changes, sizeof(p.changes), b.pid, "last/changes");
 	piddir_path(p.pages, sizeof(p.pages), b.pid, "last/pages");
 	piddir_path(p.dr, sizeof(p.dr), b.pid, "last/dirty_ranges");
@@ -443,7 +490,7 @@ void bench_criu(size_t size)
 			rm_rf(p.snap);
 			rm_rf(p.snap2);
 			for (int k = 0; k < NKINDS; k++) {
-				if (k == K_APPLY && !o.apply)
+				if ((k == K_APPLY || k == K_PACK) && !o.apply)
 					continue;
 				/* a fresh chain per kind of round keeps CRIU's
 				 * images (and the depth of its parent chain)

@@ -5,7 +5,10 @@
  * pages in the same run, and against cp of the identical sparse file from
  * tmpfs; and, in the same rounds, sdfs-apply(1) of the round onto the
  * base the first round made: with SEEK_DATA/SEEK_HOLE, with -r
- * last/dirty_ranges (and each --apply-gaps), and -r from tmpfs.
+ * last/dirty_ranges (and each --apply-gaps), and -r from tmpfs; and the
+ * round as one stream, last/pack: copied with cat (what a pipe to another
+ * machine reads) and applied with sdfs-apply -p, from the mount and from
+ * a copy on tmpfs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -97,19 +100,42 @@ double apply_run(const char *dropped, const char *ranges, const char *gap,
 	return t;
 }
 
+double apply_pack_run(const char *pack, const char *base)
+{
+	char *argv[] = {(char *)o.apply, "-p", (char *)pack, (char *)base,
+			NULL};
+	double t;
+	int e = run_timed(argv, NULL, &t);
+	if (e != 0)
+		die("%s -p %s %s: exit %d", o.apply, pack, base, e);
+	return t;
+}
+
+double cat_to(const char *src, const char *dst)
+{
+	char *argv[] = {"cat", (char *)src, NULL};
+	double t;
+	int e = run_timed(argv, dst, &t);
+	if (e != 0)
+		die("cat %s > %s: exit %d", src, dst, e);
+	return t;
+}
+
 /* The files of one workload's rounds. */
 struct img_paths {
 	char img[4200], dr[4200], dropped[4200], copy[4200], copy2[4200];
 	char base[4200], rcopy[4200], dcopy[4200], mem[64];
+	char pack[4200], pcopy[4200];
 	pid_t pid;
 	uintptr_t region;
 	size_t size;
 };
 
 /* The copies of a round that are timed against each other, in an order
- * that rotates from run to run: cp, sdfs-apply (SEEK_DATA), sdfs-apply
- * -r, then sdfs-apply -r -g GAP for each --apply-gaps. */
-enum { V_CP, V_SEEK, V_RANGES, V_GAP0 };
+ * that rotates from run to run: cp, cat of the pack, sdfs-apply
+ * (SEEK_DATA), sdfs-apply -r, sdfs-apply -p, then sdfs-apply -r -g GAP for
+ * each --apply-gaps. */
+enum { V_CP, V_CAT, V_SEEK, V_RANGES, V_PACK, V_GAP0 };
 
 static double copy_variant(const struct img_paths *p, int v)
 {
@@ -118,6 +144,10 @@ static double copy_variant(const struct img_paths *p, int v)
 	switch (v) {
 	case V_CP:
 		return cp_sparse(p->img, p->copy);
+	case V_CAT:
+		return cat_to(p->pack, p->pcopy);
+	case V_PACK:
+		return apply_pack_run(p->pack, p->base);
 	case V_SEEK:
 		return apply_run(p->dropped, NULL, NULL, p->img, p->base);
 	case V_RANGES:
@@ -181,7 +211,8 @@ static void measure(const struct img_paths *p, int run, const char *sz,
 	uint64_t b1, b2;
 	double tr, tm;
 	double tv[V_GAP0 + MAX_LIST];
-	int nv = o.apply ? V_GAP0 + o.napply_gaps : V_SEEK;
+	int nv = o.apply ? V_GAP0 + o.napply_gaps : 2;
+	int nuse[] = {V_CP, V_CAT}; /* without --apply: these two */
 
 	if (read_whole(p->dr, &text) < 0 ||
 	    runs_parse(text.p, text.len, page_size, &r) < 0)
@@ -214,7 +245,7 @@ static void measure(const struct img_paths *p, int run, const char *sz,
 	if (o.apply && access(p->base, F_OK) < 0)
 		cp_sparse(p->img, p->base);
 	for (int k = 0; k < nv; k++) {
-		int v = (run + k) % nv;
+		int v = o.apply ? (run + k) % nv : nuse[(run + k) % nv];
 		tv[v] = copy_variant(p, v);
 	}
 	int e = read_runs_of(p->mem, &r, &b1, &tm);
@@ -230,6 +261,24 @@ static void measure(const struct img_paths *p, int run, const char *sz,
 	note("image %s %s %s: %" PRIu64 " bytes captured, %zu extents; cp "
 	     "%.3f s, mem %.3f s, image reads %.3f s, tmpfs cp %.3f s",
 	     sz, dirty, pat, bytes, r.n, tv[V_CP], tm, tr, tt);
+	/* the pack: cat of the stream, against the same pages' /proc/PID/mem
+	 * reads and against cat of its copy on tmpfs */
+	double tpt = cat_to(p->pcopy, p->copy2);
+	struct row *rpm = row_new("e. cat last/pack > tmpfs / /proc/PID/mem "
+				  "pread of the same pages, 1 MiB",
+				  sz, dirty, pat);
+	struct row *rpt = row_new("e. cat last/pack > tmpfs / cat of its copy "
+				  "on tmpfs",
+				  sz, dirty, pat);
+	rpm->bytes = rpt->bytes = bytes;
+	if (!strcmp(dirty, "all"))
+		row_target(rpm, T_GBS, 2.0, "≥ 2 GB/s");
+	else
+		row_target(rpm, T_GBS, 1.0, "≥ 1 GB/s");
+	row_add(rpm, tv[V_CAT], tm);
+	row_add(rpt, tv[V_CAT], tpt);
+	note("pack %s %s %s: cat %.3f s, cat of the tmpfs copy %.3f s", sz,
+	     dirty, pat, tv[V_CAT], tpt);
 	if (o.apply) {
 		/* the same apply with the image and the lists on tmpfs */
 		if (write_all(p->rcopy, &text) < 0 ||
@@ -266,6 +315,28 @@ static void measure(const struct img_paths *p, int run, const char *sz,
 		note("image %s %s %s: sdfs-apply %.3f s, -r %.3f s (from "
 		     "tmpfs %.3f s)",
 		     sz, dirty, pat, tv[V_SEEK], tv[V_RANGES], ta);
+		double tpa = apply_pack_run(p->pcopy, p->base);
+		struct row *rp = row_new("e. sdfs-apply -p last/pack BASE / "
+					 "/proc/PID/mem pread of the same "
+					 "pages, 1 MiB",
+					 sz, dirty, pat);
+		struct row *rpc =
+			row_new("e. sdfs-apply -p last/pack BASE / cp "
+				"--sparse=always last/image",
+				sz, dirty, pat);
+		struct row *rpa = row_new("e. sdfs-apply -p last/pack BASE / "
+					  "the same from tmpfs",
+					  sz, dirty, pat);
+		rp->bytes = rpc->bytes = rpa->bytes = bytes;
+		if (!strcmp(dirty, "all"))
+			row_target(rp, T_GBS, 2.0, "≥ 2 GB/s");
+		else
+			row_target(rp, T_GBS, 1.0, "≥ 1 GB/s");
+		row_add(rp, tv[V_PACK], tm);
+		row_add(rpc, tv[V_PACK], tv[V_CP]);
+		row_add(rpa, tv[V_PACK], tpa);
+		note("pack %s %s %s: sdfs-apply -p %.3f s (from tmpfs %.3f s)",
+		     sz, dirty, pat, tv[V_PACK], tpa);
 		if (check_base(p) < 0) {
 			snprintf(ra->note, sizeof(ra->note),
 				 "the base differs from the memory "
@@ -274,6 +345,7 @@ static void measure(const struct img_paths *p, int run, const char *sz,
 	}
 	unlink(p->copy);
 	unlink(p->copy2);
+	unlink(p->pcopy);
 	runs_free(&r);
 	sbuf_free(&text);
 	sbuf_free(&dtext);
@@ -289,9 +361,9 @@ void bench_image(size_t size)
 		snprintf(sz, sizeof(sz), "%zu GiB", size >> 30);
 	else
 		snprintf(sz, sizeof(sz), "%zu MiB", size >> 20);
-	/* the process, its copy and the copy of the copy on tmpfs, and the
-	 * base sdfs-apply updates */
-	uint64_t need = (o.apply ? 4 : 3) * (uint64_t)size + (512UL << 20);
+	/* the process; on tmpfs its copy, the copy of the copy, the pack's
+	 * copy, and the base sdfs-apply updates */
+	uint64_t need = (o.apply ? 5 : 4) * (uint64_t)size + (512UL << 20);
 	if (mem_available() < need) {
 		struct row *r = row_new("e. last/image rows", sz, "", "");
 		snprintf(r->note, sizeof(r->note),
@@ -308,6 +380,8 @@ void bench_image(size_t size)
 	piddir_path(p.img, sizeof(p.img), w.pid, "last/image");
 	piddir_path(p.dr, sizeof(p.dr), w.pid, "last/dirty_ranges");
 	piddir_path(p.dropped, sizeof(p.dropped), w.pid, "last/dropped_ranges");
+	piddir_path(p.pack, sizeof(p.pack), w.pid, "last/pack");
+	snprintf(p.pcopy, sizeof(p.pcopy), "%s/pack.copy", workdir);
 	snprintf(p.copy, sizeof(p.copy), "%s/image.copy", workdir);
 	snprintf(p.copy2, sizeof(p.copy2), "%s/image.copy2", workdir);
 	snprintf(p.base, sizeof(p.base), "%s/image.base", workdir);
