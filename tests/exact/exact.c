@@ -10,7 +10,9 @@
  * round's last/maps (which must equal /proc/PID/maps of the stopped
  * process), is then compared with the process's memory: no stale file,
  * no leftover file, no missing own page (tests/lib/snapcheck.h). On the
- * host, gdb's gcore of the stopped process is a second reference.
+ * host, gdb's gcore of the stopped process is a second reference. With
+ * SDFS_APPLY, every round is also applied with `sdfs-apply -p last/pack`
+ * onto one image on /dev/shm, which must end equal to SNAP/ (packcheck.c).
  *
  *   /exact/churn       sdfs_churn, driven step by step between rounds
  *   /exact/python3     a python3 script with threads (SKIP without python3)
@@ -22,10 +24,11 @@
  *
  * Environment: SDFS_BIN, SDFS_CHURN (sdfs_churn), SDFS_EXACT_SCRIPTS (the
  * directory of churn.py and churn.pl), SDFS_BACKEND (default auto),
- * SDFS_EXACT_ROUNDS (default 8), SDFS_EXACT_INTERVAL_MS (pause between
- * rounds of the free-running interpreters, default 200), SDFS_CHURN_PAGES
- * (passed on to sdfs_churn), SDFS_EXACT_GCORE=require (fail rather than
- * skip the gcore comparison without gdb).
+ * SDFS_APPLY (tools/sdfs-apply), SDFS_EXACT_ROUNDS (default 8),
+ * SDFS_EXACT_INTERVAL_MS (pause between rounds of the free-running
+ * interpreters, default 200), SDFS_CHURN_PAGES (passed on to sdfs_churn),
+ * SDFS_EXACT_GCORE=require (fail rather than skip the gcore comparison without
+ * gdb).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -123,9 +126,11 @@ static gboolean target_argv(Kind k, const char *tmp, char **bin, char **arg)
 	return TRUE;
 }
 
-/* Clear, then one round of rsync; its exit code. */
+/* Clear, then one round of rsync (and, with base, of sdfs-apply -p onto
+ * it: a failure fails the test); rsync's exit code. */
 static int round_once(const Mount *m, pid_t pid, const char *rsync,
-		      const char *snap, gboolean old, char **maps)
+		      const char *snap, gboolean old, const char *base,
+		      char **maps)
 {
 	g_autofree char *clear = mnt_path(m, pid, "clear");
 	g_autofree char *last = mnt_path(m, pid, "last");
@@ -137,6 +142,13 @@ static int round_once(const Mount *m, pid_t pid, const char *rsync,
 	gint64 t1 = g_get_monotonic_time();
 	int code = tl_rsync_round(rsync, last, snap, old, &err);
 	gint64 t2 = g_get_monotonic_time();
+	if (base) {
+		int pc = pack_apply(g_getenv("SDFS_APPLY"), last, base);
+		if (pc != 0)
+			exact_fail("sdfs-apply -p exited %d", pc);
+		g_test_message("round: sdfs-apply -p %.3f s",
+			       (g_get_monotonic_time() - t2) / 1e6);
+	}
 	g_autofree char *cp = g_build_filename(last, "changes", NULL);
 	g_autofree char *changes = NULL;
 	size_t len = 0;
@@ -217,6 +229,16 @@ static void test_exact(gconstpointer data)
 	}
 	g_autofree char *snap = g_build_filename(tmp, "snap", NULL);
 	g_assert_no_errno(mkdir(snap, 0700));
+	/* the same loop kept as one image by sdfs-apply -p */
+	g_autofree char *bdir = NULL, *base = NULL;
+	if (!c->old_recipe && g_getenv("SDFS_APPLY")) {
+		bdir = pack_base_dir();
+		if (bdir)
+			base = g_build_filename(bdir, "base", NULL);
+		else
+			g_test_message("/dev/shm is not a tmpfs: no "
+				       "sdfs-apply -p image");
+	}
 
 	Mount m;
 	mount_start(&m, NULL);
@@ -233,15 +255,15 @@ static void test_exact(gconstpointer data)
 			wl_do(w, "step %d", i);
 		else if (i > 0)
 			g_usleep((gulong)pause_ms * 1000);
-		int code =
-			round_once(&m, pid, rsync, snap, c->old_recipe, &maps);
+		int code = round_once(&m, pid, rsync, snap, c->old_recipe, base,
+				      &maps);
 		g_string_append_printf(codes, "%s%d", i ? " " : "", code);
 		bad += code != 0 && code != 24;
 		n24 += code == 24;
 	}
 	g_assert_no_errno(kill(pid, SIGSTOP));
 	wait_all_threads_state(pid, 'T');
-	int last = round_once(&m, pid, rsync, snap, c->old_recipe, &maps);
+	int last = round_once(&m, pid, rsync, snap, c->old_recipe, base, &maps);
 	g_test_message("rsync exit codes: running %s; stopped %d", codes->str,
 		       last);
 	g_string_free(codes, TRUE);
@@ -280,6 +302,10 @@ static void test_exact(gconstpointer data)
 	if (!r.files || !r.own)
 		exact_fail("nothing was compared: %s", sum);
 	tl_snap_check_clear(&r);
+	if (base) {
+		pack_check(base, snap);
+		rm_tree(bdir, 0);
+	}
 
 	g_autofree char *gdb = g_find_program_in_path("gdb");
 	if (!c->old_recipe && gdb)

@@ -21,3 +21,13 @@ void gcore_check(pid_t pid, const char *snap, const char *dir, const char *gdb);
  * often the cause of a later one (a snapshot that is not exact).
  */
 void exact_fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+/*
+ * The pack form of the loop (packcheck.c): a directory on tmpfs for BASE
+ * (NULL if /dev/shm is not a tmpfs); `APPLY -p LAST/pack BASE`, its exit
+ * code (its stderr to the log); and the check after the last round that
+ * BASE holds exactly the page files of SNAP/ and zeros elsewhere.
+ */
+char *pack_base_dir(void);
+int pack_apply(const char *apply, const char *last, const char *base);
+void pack_check(const char *base, const char *snap);
