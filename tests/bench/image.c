@@ -384,12 +384,9 @@ static void measure_reads(const struct img_paths *p, const char *sz,
 		row_target(rc, T_GBS, 1.0, "≥ 1 GB/s");
 	row_add(rc, tc, tm);
 	row_add(rr, tr, tm);
-	snprintf(rc->note, sizeof(rc->note),
-		 "reads only: the copies need %" PRIu64 " MiB free memory",
-		 need >> 20);
-	note("pack %s %s %s (reads only): cat %.3f s, image reads %.3f s, "
-	     "mem %.3f s",
-	     sz, dirty, pat, tc, tr, tm);
+	note("pack %s %s %s (reads only: the copies need %" PRIu64
+	     " MiB free memory): cat %.3f s, image reads %.3f s, mem %.3f s",
+	     sz, dirty, pat, need >> 20, tc, tr, tm);
 	runs_free(&r);
 	sbuf_free(&text);
 }
