@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define CHUNK (4u << 20) /* bytes per read: FUSE splits it further */
@@ -14,6 +15,10 @@ struct stats {
 };
 
 extern const char *prog;
+/* Where the messages of fail() and of apply_pack() go: stderr unless
+ * apply_msgs is set (the fuzz target). */
+extern FILE *apply_msgs;
+FILE *msgs(void);
 
 /* Report "PROG: WHAT NAME: strerror(err)" and return -err. */
 int fail(int err, const char *what, const char *name);

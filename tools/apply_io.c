@@ -10,10 +10,16 @@
 #include "apply.h"
 
 const char *prog = "sdfs-apply";
+FILE *apply_msgs;
+
+FILE *msgs(void)
+{
+	return apply_msgs ? apply_msgs : stderr;
+}
 
 int fail(int err, const char *what, const char *name)
 {
-	fprintf(stderr, "%s: %s %s: %s\n", prog, what, name, strerror(err));
+	fprintf(msgs(), "%s: %s %s: %s\n", prog, what, name, strerror(err));
 	return -err;
 }
 
@@ -83,14 +89,17 @@ int zero_range(int fd, uint64_t off, uint64_t len)
 	return 0;
 }
 
+/* p need not be aligned (pages of a stream follow its text header) */
 static bool all_zero(const char *p, size_t n)
 {
-	const uint64_t *q = (const uint64_t *)(const void *)p;
 	size_t i = 0;
 
-	for (; i + 8 <= n; i += 8)
-		if (q[i / 8])
+	for (; i + 8 <= n; i += 8) {
+		uint64_t v;
+		memcpy(&v, p + i, sizeof(v));
+		if (v)
 			return false;
+	}
 	for (; i < n; i++)
 		if (p[i])
 			return false;
