@@ -117,6 +117,27 @@ static int bad(const struct stream *s, const char *what)
 	return -EINVAL;
 }
 
+/* The literal word at *p, then a decimal number without sign or
+ * overflow: 0 and *p past both, or -1. */
+static int word_number(const char **p, const char *word, uint64_t *v)
+{
+	size_t n = strlen(word);
+	const char *c = *p + n;
+	uint64_t x = 0;
+
+	if (strncmp(*p, word, n) || *c < '0' || *c > '9')
+		return -1;
+	for (; *c >= '0' && *c <= '9'; c++) {
+		unsigned d = (unsigned)(*c - '0');
+		if (x > (UINT64_MAX - d) / 10)
+			return -1;
+		x = x * 10 + d;
+	}
+	*p = c;
+	*v = x;
+	return 0;
+}
+
 static int parse_first(struct stream *s, struct header *h)
 {
 	char line[MAX_FIRST_LINE + 1];
@@ -134,21 +155,26 @@ static int parse_first(struct stream *s, struct header *h)
 			break;
 	}
 	line[n] = '\0';
-	int used = -1;
-	unsigned version;
-	if (sscanf(line,
-		   "sdfs-pack %u epoch %" SCNu64 " page_size %zu drop %zu"
-		   " data %zu pages %" SCNu64 "\n%n",
-		   &version, &h->epoch, &h->page_size, &h->ndrop, &h->ndata,
-		   &h->pages, &used) != 6 ||
-	    used != (int)n)
+	/* exactly the daemon's line: single spaces, decimal digits */
+	const char *p = line;
+	uint64_t version, page_size, ndrop, ndata;
+	if (word_number(&p, "sdfs-pack ", &version) ||
+	    word_number(&p, " epoch ", &h->epoch) ||
+	    word_number(&p, " page_size ", &page_size) ||
+	    word_number(&p, " drop ", &ndrop) ||
+	    word_number(&p, " data ", &ndata) ||
+	    word_number(&p, " pages ", &h->pages) || p != line + n - 1 ||
+	    ndrop > SIZE_MAX || ndata > SIZE_MAX)
 		return bad(s, "first line not \"sdfs-pack 1 epoch E page_size "
 			      "P drop N data N pages N\"");
 	if (version != 1)
 		return bad(s, "version not 1");
-	if (h->page_size < 512 || h->page_size > (1u << 20) ||
-	    (h->page_size & (h->page_size - 1)))
+	if (page_size < 512 || page_size > (1u << 20) ||
+	    (page_size & (page_size - 1)))
 		return bad(s, "page_size not a power of two from 512 to 1M");
+	h->page_size = (size_t)page_size;
+	h->ndrop = (size_t)ndrop;
+	h->ndata = (size_t)ndata;
 	return 0;
 }
 

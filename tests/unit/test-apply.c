@@ -434,6 +434,15 @@ static void test_pack_bad(void)
 		"sdfs-pack 1 epoch 7 page_size 4096 drop 1 data 1 pages 2 x\n",
 		"not a pack\n",
 		"",
+		/* only the daemon's decimal numbers, single spaces */
+		"sdfs-pack 1 epoch -1 page_size 4096 drop 1 data 1 pages 2\n",
+		"sdfs-pack 1 epoch 7 page_size +4096 drop 1 data 1 pages 2\n",
+		"sdfs-pack 1 epoch 18446744073709551616 page_size 4096 drop 1 "
+		"data 1 pages 2\n",
+		"sdfs-pack 1 epoch 7 page_size 4096 drop 1 data 1 pages 2 \n",
+		"sdfs-pack 1 epoch 7 page_size 4096  drop 1 data 1 pages 2\n",
+		"sdfs-pack\t1 epoch 7 page_size 4096 drop 1 data 1 pages 2\n",
+		"sdfs-pack 1 epoch 7 page_size 4096 drop 1 data 1 pages2\n",
 	};
 	for (unsigned i = 0; i < G_N_ELEMENTS(hdr_bad); i++) {
 		/* the first line replaced, the rest kept */
