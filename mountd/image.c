@@ -213,7 +213,7 @@ ssize_t sdfs_image_read(const struct sdfs_dirtyset *s, size_t page_size,
 			void *buf, size_t len)
 {
 	uint64_t size = sdfs_image_size(s);
-	struct sdfs_image_piece pc[256];
+	struct sdfs_image_piece pc[257]; /* a 1 MiB read from inside a page */
 	struct sdfs_run_iter it;
 	struct sdfs_run r;
 	size_t n = 0;

@@ -131,7 +131,7 @@ static int read_pages(const struct sdfs_pack *p,
 {
 	const size_t ps = p->page_size;
 	uint64_t page = off / ps;
-	struct sdfs_image_piece pc[256];
+	struct sdfs_image_piece pc[257]; /* a 1 MiB read from inside a page */
 	size_t n = 0, lo = 0, hi = p->ndmarks;
 	struct sdfs_run r;
 

@@ -39,7 +39,13 @@ int zero_range(int fd, uint64_t off, uint64_t len);
 int put(int fd, const char *buf, size_t len, uint64_t off, size_t blk,
 	struct stats *st);
 
-/* -p: apply the pack stream read from in (named pname) onto out. 0, or
- * -errno (reported). */
-int apply_pack(const char *pname, int in, int out, const char *oname,
-	       size_t blk, bool verbose, struct stats *st);
+/* BASE, opened for writing (created if missing), and the block size in
+ * which zeros are looked for (what a punch can free): the fd, or -1
+ * (reported). */
+int open_base(const char *oname, size_t *blk);
+
+/* -p: apply the pack stream read from in (named pname) onto BASE: *out,
+ * or if *out < 0, oname opened with open_base() once the header has been
+ * checked (into *out, for the caller to close). 0, or -errno (reported). */
+int apply_pack(const char *pname, int in, int *out, const char *oname,
+	       bool verbose, struct stats *st);

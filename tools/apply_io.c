@@ -139,3 +139,30 @@ int put(int fd, const char *buf, size_t len, uint64_t off, size_t blk,
 	}
 	return 0;
 }
+
+/* BASE, opened for writing (created if missing), and the block size in
+ * which zeros are looked for (what a punch can free): the fd, or -1
+ * (reported). */
+int open_base(const char *oname, size_t *blk)
+{
+	struct stat ost;
+	int out = open(oname, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+	if (out < 0)
+		return fail(errno, "cannot open", oname), -1;
+	if (fstat(out, &ost) < 0) {
+		fail(errno, "cannot stat", oname);
+		close(out);
+		return -1;
+	}
+	if (!S_ISREG(ost.st_mode)) {
+		fprintf(msgs(), "%s: %s is not a regular file\n", prog, oname);
+		close(out);
+		return -1;
+	}
+	*blk = ost.st_blksize >= 512 && ost.st_blksize <= 65536 &&
+			       !(ost.st_blksize & (ost.st_blksize - 1))
+		       ? (size_t)ost.st_blksize
+		       : 4096;
+	return out;
+}

@@ -280,13 +280,14 @@ static int write_runs(struct stream *s, const struct header *h, int out,
 	return 0;
 }
 
-int apply_pack(const char *pname, int in, int out, const char *oname,
-	       size_t blk, bool verbose, struct stats *st)
+int apply_pack(const char *pname, int in, int *outp, const char *oname,
+	       bool verbose, struct stats *st)
 {
 	struct stream s = {.fd = in, .name = pname};
 	struct header h = {0};
 	uint64_t pages = 0;
-	int r;
+	size_t blk = 4096;
+	int r, out = *outp;
 
 	s.buf = malloc(CHUNK);
 	if (!s.buf)
@@ -306,6 +307,12 @@ int apply_pack(const char *pname, int in, int out, const char *oname,
 			"runs, %" PRIu64 " pages of %zu bytes\n",
 			prog, pname, h.epoch, h.ndrop, h.ndata, h.pages,
 			h.page_size);
+	/* the header is whole and valid: now BASE */
+	if (r == 0 && out < 0) {
+		out = *outp = open_base(oname, &blk);
+		if (out < 0)
+			r = -EIO; /* reported */
+	}
 	/* the dropped pages first: a page captured again wins */
 	for (size_t i = 0; r == 0 && i < h.ndrop; i++) {
 		r = zero_range(out, h.drop[i].start,

@@ -242,33 +242,6 @@ static int copy_ranges(const char *ranges, int in, int out, const char *iname,
 	return r;
 }
 
-/* BASE, opened for writing (created if missing), and the block size in
- * which zeros are looked for (what a punch can free): the fd, or -1
- * (reported). */
-static int open_base(const char *oname, size_t *blk)
-{
-	struct stat ost;
-	int out = open(oname, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-
-	if (out < 0)
-		return fail(errno, "cannot open", oname), -1;
-	if (fstat(out, &ost) < 0) {
-		fail(errno, "cannot stat", oname);
-		close(out);
-		return -1;
-	}
-	if (!S_ISREG(ost.st_mode)) {
-		fprintf(stderr, "%s: %s is not a regular file\n", prog, oname);
-		close(out);
-		return -1;
-	}
-	*blk = ost.st_blksize >= 512 && ost.st_blksize <= 65536 &&
-			       !(ost.st_blksize & (ost.st_blksize - 1))
-		       ? (size_t)ost.st_blksize
-		       : 4096;
-	return out;
-}
-
 static void print_stats(const struct stats *st)
 {
 	fprintf(stderr,
@@ -285,19 +258,14 @@ static int apply_pack_main(const char *pack, const char *oname, bool verbose)
 	struct stats st = {0};
 	bool std_in = !strcmp(pack, "-");
 	int in = std_in ? 0 : open(pack, O_RDONLY | O_CLOEXEC);
-	size_t blk;
 
 	if (in < 0)
 		return fail(errno, "cannot open", pack), 1;
-	int out = open_base(oname, &blk);
-	if (out < 0) {
-		if (!std_in)
-			close(in);
-		return 1;
-	}
-	int r = apply_pack(std_in ? "stdin" : pack, in, out, oname, blk,
-			   verbose, &st);
-	if (close(out) < 0 && r == 0)
+	/* BASE is opened (created) once the header has been checked */
+	int out = -1;
+	int r = apply_pack(std_in ? "stdin" : pack, in, &out, oname, verbose,
+			   &st);
+	if (out >= 0 && close(out) < 0 && r == 0)
 		r = fail(errno, "close of", oname);
 	if (!std_in)
 		close(in);

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(apply_msgs);
 	CHECK(write(in, data, size) == (ssize_t)size);
 	CHECK(lseek(in, 0, SEEK_SET) == 0);
-	int r = apply_pack("fuzz", in, out, "base", 4096, false, &st);
+	int r = apply_pack("fuzz", in, &out, "base", false, &st);
 	CHECK(r <= 0);
 	if (r == 0)
 		CHECK(st.written + st.zero_punched <= size);

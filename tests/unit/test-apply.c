@@ -465,7 +465,7 @@ static void test_pack_bad(void)
 	 * not add up */
 	const char *line_bad[][2] = {
 		{"data 0000000000001000-0000000000003000",
-		 "data 0000000000001000-0000000000003A00"},
+		 "data 0000000000001000-0000000000003g00"},
 		{"data 0000000000001000-0000000000003000",
 		 "data 0000000000001000-0000000000003001"},
 		{"drop 0000000000003000-0000000000004000",
@@ -503,6 +503,41 @@ static void test_pack_bad(void)
 	g_assert_cmpint(run_apply(args, &err), ==, 1);
 	g_assert_nonnull(strstr(err, "bytes after the last page"));
 	g_free(err);
+	/* uppercase hex: the same stream in lowercase applies (BASE
+	 * written afresh: the stream cut short wrote its first pages) */
+	put_pages(base, 0, 4, 0x66);
+	const struct prun up[] = {{10, 1, 0x44}};
+	g_autoptr(GByteArray) upb = make_pack(up, 1, 0);
+	char *at = g_strstr_len((char *)upb->data, (gssize)upb->len,
+				"000000000000a000-000000000000b000");
+	g_assert_nonnull(at);
+	memcpy(at, "000000000000A000-000000000000B000", 33);
+	write_bytes(pack, upb);
+	g_assert_cmpint(run_apply(args, NULL), ==, 1);
+	check_pages(base, keep, 4);
+	memcpy(at, "000000000000a000-000000000000b000", 33);
+	write_bytes(pack, upb);
+	g_assert_cmpint(run_apply(args, NULL), ==, 0);
+	put_pages(base, 0, 4, 0x66);
+	g_assert_cmpint(truncate(base, 4 * B), ==, 0);
+	/* data lines that overlap */
+	const struct prun ov[] = {{1, 2, 0x33}, {4, 1, 0x34}};
+	g_autoptr(GByteArray) ovb = make_pack(ov, 2, 0);
+	at = g_strstr_len((char *)ovb->data, (gssize)ovb->len,
+			  "data 0000000000004000-0000000000005000");
+	g_assert_nonnull(at);
+	memcpy(at, "data 0000000000002000-0000000000003000", 38);
+	write_bytes(pack, ovb);
+	g_assert_cmpint(run_apply(args, &err), ==, 1);
+	g_assert_nonnull(strstr(err, "data line 2"));
+	g_free(err);
+	check_pages(base, keep, 4);
+	/* a bad header creates no BASE */
+	g_autofree char *none = path_of("none");
+	write_bytes(pack, adj);
+	const char *an[] = {"-p", pack, none, NULL};
+	g_assert_cmpint(run_apply(an, NULL), ==, 1);
+	g_assert_false(g_file_test(none, G_FILE_TEST_EXISTS));
 	/* -p takes BASE alone */
 	const char *u1[] = {"-p", pack, "-d", pack, base, NULL};
 	g_assert_cmpint(run_apply(u1, NULL), ==, 2);
