@@ -21,3 +21,23 @@ struct sdfs_file {
 /* Serve [off, off+size) of a buffer of len bytes into buf. */
 ssize_t sdfs_file_copy_out(char *buf, size_t size, off_t off, const char *src,
 			   size_t len);
+
+/* The largest read the kernel sends the daemon (libfuse 3.14 asks for 256
+ * pages, the kernel's default fs.fuse.max_pages_limit): st_blksize of the
+ * bulk files, last/image and last/pack, so that cp and tar read that much
+ * at a time. */
+#define SDFS_BULK_IO_SIZE (1u << 20)
+
+/*
+ * A read of a bulk file from f's process: with the caller's credentials,
+ * fill(src, reader, off, buf, size) with a reader of the live process
+ * (file_image.c). -ESRCH unless the pid is still the tracked process
+ * before and after, so that nothing read from a reused pid is returned.
+ */
+struct sdfs_image_reader;
+typedef ssize_t (*sdfs_bulk_fill_fn)(const void *src,
+				     const struct sdfs_image_reader *rd,
+				     uint64_t off, void *buf, size_t size);
+ssize_t sdfs_bulk_read(fuse_req_t req, struct sdfs_file *f,
+		       sdfs_bulk_fill_fn fill, const void *src, char *buf,
+		       size_t size, off_t off);

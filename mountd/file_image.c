@@ -12,11 +12,6 @@
 #include "file.h"
 #include "image.h"
 
-/* The size of a read the kernel sends at most here (libfuse 3.14 asks for
- * 256 pages, the kernel's default fs.fuse.max_pages_limit): st_blksize,
- * so that cp and tar read that much at a time. */
-#define IMAGE_IO_SIZE (1u << 20)
-
 /* before the first clear: no page */
 static const struct sdfs_dirtyset empty_set;
 
@@ -38,16 +33,13 @@ static int image_open(struct sdfs_req *r, struct sdfs_file *f)
 	return 0;
 }
 
-static ssize_t image_read(fuse_req_t req, struct sdfs_file *f, char *buf,
-			  size_t size, off_t off)
+ssize_t sdfs_bulk_read(fuse_req_t req, struct sdfs_file *f,
+		       sdfs_bulk_fill_fn fill, const void *src, char *buf,
+		       size_t size, off_t off)
 {
-	struct sdfs_mount *m = mnt_of(req);
-	const struct sdfs_dirtyset *set = set_of(f);
 	struct sdfs_cred_saved saved;
-
-	if ((uint64_t)off >= sdfs_image_size(set))
-		return 0;
 	int err = sdfs_req_enter(req, &saved);
+
 	if (err < 0)
 		return err;
 	ssize_t n = sdfs_tracker_alive(f->tracker);
@@ -55,8 +47,7 @@ static ssize_t image_read(fuse_req_t req, struct sdfs_file *f, char *buf,
 		struct sdfs_image_proc p;
 		sdfs_image_proc_init(&p, f->node.pid);
 		struct sdfs_image_reader rd = sdfs_image_proc_reader(&p);
-		n = sdfs_image_read(set, m->page_size, &rd, (uint64_t)off, buf,
-				    size);
+		n = fill(src, &rd, (uint64_t)off, buf, size);
 		sdfs_image_proc_close(&p);
 		/* what was read came from the process only if the pid was
 		 * still it */
@@ -65,6 +56,29 @@ static ssize_t image_read(fuse_req_t req, struct sdfs_file *f, char *buf,
 	}
 	sdfs_cred_leave(&saved);
 	return n;
+}
+
+/* What an image read needs besides the reader. */
+struct image_src {
+	const struct sdfs_dirtyset *set;
+	size_t page_size;
+};
+
+static ssize_t image_fill(const void *src, const struct sdfs_image_reader *rd,
+			  uint64_t off, void *buf, size_t size)
+{
+	const struct image_src *s = src;
+	return sdfs_image_read(s->set, s->page_size, rd, off, buf, size);
+}
+
+static ssize_t image_read(fuse_req_t req, struct sdfs_file *f, char *buf,
+			  size_t size, off_t off)
+{
+	struct image_src src = {set_of(f), mnt_of(req)->page_size};
+
+	if ((uint64_t)off >= sdfs_image_size(src.set))
+		return 0;
+	return sdfs_bulk_read(req, f, image_fill, &src, buf, size, off);
 }
 
 static int image_lseek(struct sdfs_file *f, off_t off, int whence,
@@ -92,7 +106,7 @@ int sdfs_last_image_attr(struct sdfs_req *r, bool open_file, struct stat *st)
 			(blkcnt_t)sdfs_image_blocks(&s->set, r->m->page_size);
 		st->st_atim = st->st_mtim = st->st_ctim = s->at;
 	}
-	st->st_blksize = IMAGE_IO_SIZE;
+	st->st_blksize = SDFS_BULK_IO_SIZE;
 	sdfs_snapshot_put(s);
 	return 0;
 }

@@ -14,9 +14,6 @@
 #include "file.h"
 #include "pack.h"
 
-/* The largest read the kernel sends here (see file_image.c). */
-#define PACK_IO_SIZE (1u << 20)
-
 /* before the first clear: no page, nothing dropped */
 static const struct sdfs_dirtyset empty_set;
 
@@ -54,11 +51,16 @@ static int pack_open(struct sdfs_req *r, struct sdfs_file *f)
 	return 0;
 }
 
+static ssize_t pack_fill(const void *src, const struct sdfs_image_reader *rd,
+			 uint64_t off, void *buf, size_t size)
+{
+	return sdfs_pack_read(src, rd, off, buf, size);
+}
+
 static ssize_t pack_read(fuse_req_t req, struct sdfs_file *f, char *buf,
 			 size_t size, off_t off)
 {
 	const struct pack_open *o = f->priv;
-	struct sdfs_cred_saved saved;
 
 	if ((uint64_t)off >= o->pack.size)
 		return 0;
@@ -68,23 +70,7 @@ static ssize_t pack_read(fuse_req_t req, struct sdfs_file *f, char *buf,
 		return sdfs_pack_read(&o->pack, &none, (uint64_t)off, buf,
 				      size);
 	}
-	int err = sdfs_req_enter(req, &saved);
-	if (err < 0)
-		return err;
-	ssize_t n = sdfs_tracker_alive(f->tracker);
-	if (n == 0) {
-		struct sdfs_image_proc p;
-		sdfs_image_proc_init(&p, f->node.pid);
-		struct sdfs_image_reader rd = sdfs_image_proc_reader(&p);
-		n = sdfs_pack_read(&o->pack, &rd, (uint64_t)off, buf, size);
-		sdfs_image_proc_close(&p);
-		/* what was read came from the process only if the pid was
-		 * still it */
-		if (sdfs_tracker_alive(f->tracker) < 0)
-			n = -ESRCH;
-	}
-	sdfs_cred_leave(&saved);
-	return n;
+	return sdfs_bulk_read(req, f, pack_fill, &o->pack, buf, size, off);
 }
 
 const struct sdfs_file_class sdfs_file_last_pack = {
@@ -107,7 +93,7 @@ int sdfs_last_pack_attr(struct sdfs_req *r, bool open_file, struct stat *st)
 	st->st_blocks = (blkcnt_t)((st->st_size + 511) / 512);
 	if (s)
 		st->st_atim = st->st_mtim = st->st_ctim = s->at;
-	st->st_blksize = PACK_IO_SIZE;
+	st->st_blksize = SDFS_BULK_IO_SIZE;
 	sdfs_snapshot_put(s);
 	return 0;
 }
