@@ -30,41 +30,34 @@ struct stream {
 	bool eof;
 };
 
-/* Read more behind what is unread: the bytes added (0 at the end), or
- * -errno (reported). */
-static ssize_t fill(struct stream *s)
+/* At least need bytes unread (need <= CHUNK), fewer only where the stream
+ * ends: the bytes unread, or -errno (reported). */
+static ssize_t buffer(struct stream *s, size_t need)
 {
-	if (s->pos) {
-		memmove(s->buf, s->buf + s->pos, s->len - s->pos);
-		s->len -= s->pos;
-		s->pos = 0;
-	}
-	while (!s->eof && s->len < CHUNK) {
+	while (s->len - s->pos < need && !s->eof) {
+		if (s->pos) { /* keep the unread bytes, at the start */
+			memmove(s->buf, s->buf + s->pos, s->len - s->pos);
+			s->len -= s->pos;
+			s->pos = 0;
+		}
 		ssize_t n = read(s->fd, s->buf + s->len, CHUNK - s->len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return fail(errno, "read of", s->name);
-		if (n == 0)
-			s->eof = true;
+		s->eof = n == 0;
 		s->len += (size_t)n;
-		return n;
 	}
-	return 0;
+	return (ssize_t)(s->len - s->pos);
 }
 
 /* The next len bytes (len <= CHUNK), or NULL at a short stream. */
 static const char *take_exact(struct stream *s, size_t len, int *err)
 {
-	*err = 0;
-	while (s->len - s->pos < len && !s->eof) {
-		ssize_t n = fill(s);
-		if (n < 0) {
-			*err = (int)n;
-			return NULL;
-		}
-	}
-	if (s->len - s->pos < len)
+	ssize_t have = buffer(s, len);
+
+	*err = have < 0 ? (int)have : 0;
+	if (have < (ssize_t)len)
 		return NULL;
 	const char *p = s->buf + s->pos;
 	s->pos += len;
@@ -76,20 +69,13 @@ static const char *take_exact(struct stream *s, size_t len, int *err)
 static const char *take_units(struct stream *s, size_t want, size_t unit,
 			      size_t *got, int *err)
 {
-	size_t need = want < unit ? want : unit;
+	ssize_t n = buffer(s, want < unit ? want : unit);
 
-	*err = 0;
 	*got = 0;
-	while (s->len - s->pos < need && !s->eof) {
-		ssize_t n = fill(s);
-		if (n < 0) {
-			*err = (int)n;
-			return NULL;
-		}
-	}
-	size_t have = s->len - s->pos;
-	if (have > want)
-		have = want;
+	*err = n < 0 ? (int)n : 0;
+	if (n < 0)
+		return NULL;
+	size_t have = (size_t)n < want ? (size_t)n : want;
 	if (have >= unit)
 		have -= have % unit;
 	const char *p = s->buf + s->pos;
