@@ -52,14 +52,6 @@ int pack_apply(const char *apply, const char *last, const char *base)
 	return 0;
 }
 
-static gboolean all_zero(const guint8 *b, gsize n)
-{
-	for (gsize i = 0; i < n; i++)
-		if (b[i])
-			return FALSE;
-	return TRUE;
-}
-
 void pack_check(const char *base, const char *snap)
 {
 	g_autoptr(GPtrArray) names = list_dir(snap);
@@ -108,7 +100,7 @@ void pack_check(const char *base, const char *snap)
 			if (g_hash_table_contains(in_snap, &k))
 				continue;
 			g_assert_cmpint(pread(fd, b, tl_ps, p), >=, 0);
-			if (!all_zero(b, tl_ps) && extra++ < 5)
+			if (!tl_all_zero(b, tl_ps) && extra++ < 5)
 				g_test_message("BASE holds data at %" PRIx64
 					       " that SNAP/ does not",
 					       (guint64)p);

@@ -16,12 +16,12 @@
 
 #include "itest.h"
 
-#define P(n) ((guint64)(n) * tl_ps)
+#define P(n) ((guint64)(n)*tl_ps)
 #define TMPFS_MAGIC 0x01021994
 
 /* The runs of last/dirty_ranges, touching ones merged: the extents the
  * image must have. *pages: their pages. */
-GArray *itest_expected_extents(Fx *fx, pid_t pid, guint64 *pages)
+static GArray *expected_extents(Fx *fx, pid_t pid, guint64 *pages)
 {
 	g_autofree char *p = mnt_path(&fx->m, pid, "last/dirty_ranges");
 	g_autofree char *text = read_text(p, NULL);
@@ -75,7 +75,7 @@ static GArray *check_image(Fx *fx, pid_t pid)
 {
 	g_autofree char *img = mnt_path(&fx->m, pid, "last/image");
 	guint64 pages;
-	GArray *want = itest_expected_extents(fx, pid, &pages);
+	GArray *want = expected_extents(fx, pid, &pages);
 	guint8 *a = g_malloc(2 * tl_ps), *b = g_malloc(tl_ps);
 	struct stat st;
 
@@ -266,7 +266,7 @@ static gboolean is_tmpfs(const char *dir)
 	return statfs(dir, &sf) == 0 && sf.f_type == TMPFS_MAGIC;
 }
 
-void itest_run(const char *const *argv)
+static void run(const char *const *argv)
 {
 	g_autofree char *out = NULL, *err = NULL;
 	int status;
@@ -281,7 +281,7 @@ void itest_run(const char *const *argv)
 
 /* A directory on tmpfs for copies (their offsets are addresses: ext4
  * cannot hold them); NULL and a skip message if there is none. */
-char *itest_tmpfs_dir(void)
+static char *tmpfs_dir(void)
 {
 	if (!is_tmpfs("/dev/shm")) {
 		g_test_skip(
@@ -294,16 +294,15 @@ char *itest_tmpfs_dir(void)
 	return d;
 }
 
-void itest_rm_dir(char *d)
+static void rm_dir(char *d)
 {
 	const char *argv[] = {"rm", "-rf", d, NULL};
-	itest_run(argv);
+	run(argv);
 	g_free(d);
 }
 
 /* Compare the bytes of a copy with the process's memory over extents. */
-void itest_compare_copy(const char *copy, pid_t pid, GArray *ext,
-			guint64 size)
+static void compare_copy(const char *copy, pid_t pid, GArray *ext, guint64 size)
 {
 	struct stat st;
 	guint8 *a = g_malloc(tl_ps), *b = g_malloc(tl_ps);
@@ -338,18 +337,18 @@ static void test_cp_sparse(Fx *fx, gconstpointer d)
 	wl_addr(w, "map a 16");
 	g_free(wl_cmd(w, "fill a 0 16 3"));
 	do_clear(&fx->m, w->pid);
-	char *dir = itest_tmpfs_dir();
+	char *dir = tmpfs_dir();
 	if (!dir)
 		return;
 	g_autofree char *copy = g_build_filename(dir, "image", NULL);
 	g_assert_cmpint(kill(w->pid, SIGSTOP), ==, 0);
 	wait_all_threads_state(w->pid, 'T');
 	const char *argv[] = {"cp", "--sparse=always", img, copy, NULL};
-	itest_run(argv);
+	run(argv);
 	guint64 pages;
-	g_autoptr(GArray) want = itest_expected_extents(fx, w->pid, &pages);
+	g_autoptr(GArray) want = expected_extents(fx, w->pid, &pages);
 	guint64 size = g_array_index(want, Ext, want->len - 1).end;
-	itest_compare_copy(copy, w->pid, want, size);
+	compare_copy(copy, w->pid, want, size);
 	/* the copy's data lies inside the image's extents */
 	int fd = open(copy, O_RDONLY);
 	g_assert_no_errno(fd);
@@ -367,12 +366,16 @@ static void test_cp_sparse(Fx *fx, gconstpointer d)
 		g_assert_cmphex(y->end, <=, g_array_index(want, Ext, j).end);
 	}
 	g_assert_cmpint(kill(w->pid, SIGCONT), ==, 0);
-	itest_rm_dir(dir);
+	rm_dir(dir);
 }
 
-/* sdfs-apply of a round onto the copy of the round before gives the
- * memory at the second clear: with the extents from SEEK_DATA, and with
- * them from last/dirty_ranges (-r; gaps 0 and the default). */
+/*
+ * sdfs-apply of a round onto the copy of the round before gives the
+ * memory at the second clear, and the mapping unmapped in between reads
+ * as zeros: with the extents from SEEK_DATA, with them from
+ * last/dirty_ranges (-r; gaps 0 and the default), and from the round as
+ * one stream (-p last/pack, from the file and through a pipe).
+ */
 static void test_apply(Fx *fx, gconstpointer d)
 {
 	FX_REQUIRE(fx);
@@ -383,52 +386,74 @@ static void test_apply(Fx *fx, gconstpointer d)
 	}
 	Workload *w = fx_workload(fx);
 	g_autofree char *img = mnt_path(&fx->m, w->pid, "last/image");
+	g_autofree char *pack = mnt_path(&fx->m, w->pid, "last/pack");
 	g_autofree char *dropped =
 		mnt_path(&fx->m, w->pid, "last/dropped_ranges");
 	g_autofree char *ranges = mnt_path(&fx->m, w->pid, "last/dirty_ranges");
 	guint64 a = wl_addr(w, "map a 16");
+	guint64 c = wl_addr(w, "map c 4");
 	g_free(wl_cmd(w, "fill a 0 16 3"));
+	g_free(wl_cmd(w, "fill c 0 4 4"));
 	do_clear(&fx->m, w->pid);
-	char *dir = itest_tmpfs_dir();
+	char *dir = tmpfs_dir();
 	if (!dir)
 		return;
-	const char *names[] = {"base", "base-r", "base-r0"};
-	char *base[3];
-	for (int i = 0; i < 3; i++)
+	enum { SEEK, RANGES, RANGES_G0, PACK, PACK_PIPE, N };
+	const char *names[N] = {"base", "base-r", "base-r0", "base-p",
+				"base-p-pipe"};
+	char *base[N];
+	for (int i = 0; i < N; i++)
 		base[i] = g_build_filename(dir, names[i], NULL);
 	guint64 pages;
-	g_autoptr(GArray) e1 = itest_expected_extents(fx, w->pid, &pages);
-	for (int i = 0; i < 3; i++) {
-		const char *cp[] = {"cp", "--sparse=always", img, base[i], NULL};
-		itest_run(cp);
+	g_autoptr(GArray) e1 = expected_extents(fx, w->pid, &pages);
+	for (int i = 0; i < N; i++) {
+		const char *cp[] = {"cp", "--sparse=always", img, base[i],
+				    NULL};
+		run(cp);
 	}
 	g_free(wl_cmd(w, "write a 4 20"));
 	g_free(wl_cmd(w, "fill a 9 3 21"));
+	g_free(wl_cmd(w, "munmap c"));
 	do_clear(&fx->m, w->pid);
 	g_assert_cmpint(kill(w->pid, SIGSTOP), ==, 0);
 	wait_all_threads_state(w->pid, 'T');
-	g_autoptr(GArray) e2 = itest_expected_extents(fx, w->pid, &pages);
-	const char *ap0[] = {apply, "-d", dropped, img, base[0], NULL};
-	const char *ap1[] = {apply, "-d", dropped, "-r", ranges,
-			     img,   base[1], NULL};
-	const char *ap2[] = {apply, "-d", dropped, "-r", ranges,
-			     "-g",  "0",     img,  base[2], NULL};
-	itest_run(ap0);
-	itest_run(ap1);
-	itest_run(ap2);
+	g_autoptr(GArray) e2 = expected_extents(fx, w->pid, &pages);
+	const char *ap0[] = {apply, "-d", dropped, img, base[SEEK], NULL};
+	const char *ap1[] = {apply,  "-d", dropped,	 "-r",
+			     ranges, img,  base[RANGES], NULL};
+	const char *ap2[] = {apply, "-d", dropped,	   "-r", ranges, "-g",
+			     "0",   img,  base[RANGES_G0], NULL};
+	const char *ap3[] = {apply, "-p", pack, base[PACK], NULL};
+	g_autofree char *sh = g_strdup_printf("cat '%s' | '%s' -p - '%s'", pack,
+					      apply, base[PACK_PIPE]);
+	const char *ap4[] = {"sh", "-c", sh, NULL};
+	run(ap0);
+	run(ap1);
+	run(ap2);
+	run(ap3);
+	run(ap4);
 	guint64 size = MAX(g_array_index(e1, Ext, e1->len - 1).end,
 			   g_array_index(e2, Ext, e2->len - 1).end);
 	/* the second round's pages, and the whole region of the first
 	 * round (whatever else the first round held may have gone since) */
 	g_autoptr(GArray) region = g_array_new(FALSE, FALSE, sizeof(Ext));
 	g_array_append_val(region, ((Ext){a, a + P(16)}));
-	for (int i = 0; i < 3; i++) {
-		itest_compare_copy(base[i], w->pid, e2, size);
-		itest_compare_copy(base[i], w->pid, region, size);
+	guint8 *buf = g_malloc(P(4));
+	for (int i = 0; i < N; i++) {
+		compare_copy(base[i], w->pid, e2, size);
+		compare_copy(base[i], w->pid, region, size);
+		/* c was dropped */
+		int fd = open(base[i], O_RDONLY);
+		g_assert_no_errno(fd);
+		g_assert_cmpint(pread(fd, buf, P(4), (off_t)c), ==,
+				(ssize_t)P(4));
+		assert_zero(buf, P(4), c);
+		close(fd);
 		g_free(base[i]);
 	}
+	g_free(buf);
 	g_assert_cmpint(kill(w->pid, SIGCONT), ==, 0);
-	itest_rm_dir(dir);
+	rm_dir(dir);
 }
 
 void itest_register_image(void)

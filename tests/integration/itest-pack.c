@@ -3,8 +3,8 @@
  * last/pack (sdfs(5)): a round as one stream. Its header lists exactly
  * last/dropped_ranges and last/dirty_ranges, its pages equal last/pages/
  * byte for byte, a read anywhere equals the same bytes of a read from the
- * start, an open stream keeps its round, and sdfs-apply -p (from the file
- * or from a pipe) turns the copy of one round into the memory of the next.
+ * start, and an open stream keeps its round. sdfs-apply -p is tested with
+ * the other ways of applying a round, in itest-image.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -240,76 +240,9 @@ static void test_open_keeps(Fx *fx, gconstpointer d)
 	assert_pattern(buf, 10, 2);
 	g_free(wl_cmd(w, "munmap c"));
 	g_assert_cmpint(pread(fd, buf, tl_ps, (off_t)at5), ==, (ssize_t)tl_ps);
-	for (gsize i = 0; i < tl_ps; i++)
-		g_assert_cmpuint(buf[i], ==, 0);
+	g_assert_true(tl_all_zero(buf, tl_ps));
 	close(fd);
 	g_free(buf);
-}
-
-/* sdfs-apply -p of the second round onto a copy of the first gives the
- * memory at the second clear; the dropped mapping reads as zeros. Once
- * from the file, once through a pipe. */
-static void test_apply(Fx *fx, gconstpointer d)
-{
-	FX_REQUIRE(fx);
-	const char *apply = g_getenv("SDFS_APPLY");
-	if (!apply) {
-		g_test_skip("SDFS_APPLY is not set");
-		return;
-	}
-	Workload *w = fx_workload(fx);
-	g_autofree char *img = mnt_path(&fx->m, w->pid, "last/image");
-	g_autofree char *pack = mnt_path(&fx->m, w->pid, "last/pack");
-	guint64 a = wl_addr(w, "map a 16");
-	guint64 c = wl_addr(w, "map c 4");
-	g_free(wl_cmd(w, "fill a 0 16 3"));
-	g_free(wl_cmd(w, "fill c 0 4 4"));
-	do_clear(&fx->m, w->pid);
-	char *dir = itest_tmpfs_dir();
-	if (!dir)
-		return;
-	g_autofree char *base = g_build_filename(dir, "base", NULL);
-	g_autofree char *base2 = g_build_filename(dir, "base2", NULL);
-	const char *cp1[] = {"cp", "--sparse=always", img, base, NULL};
-	const char *cp2[] = {"cp", "--sparse=always", img, base2, NULL};
-	itest_run(cp1);
-	itest_run(cp2);
-	g_free(wl_cmd(w, "write a 4 20"));
-	g_free(wl_cmd(w, "fill a 9 3 21"));
-	g_free(wl_cmd(w, "munmap c"));
-	do_clear(&fx->m, w->pid);
-	g_assert_cmpint(kill(w->pid, SIGSTOP), ==, 0);
-	wait_all_threads_state(w->pid, 'T');
-	guint64 pages;
-	g_autoptr(GArray) e2 = itest_expected_extents(fx, w->pid, &pages);
-	const char *ap[] = {apply, "-p", pack, base, NULL};
-	itest_run(ap);
-	g_autofree char *sh = g_strdup_printf("cat '%s' | '%s' -p - '%s'", pack,
-					      apply, base2);
-	const char *ap2[] = {"sh", "-c", sh, NULL};
-	itest_run(ap2);
-	struct stat st;
-	g_assert_no_errno(stat(base, &st));
-	g_autoptr(GArray) region = g_array_new(FALSE, FALSE, sizeof(Ext));
-	g_array_append_val(region, ((Ext){a, a + P(16)}));
-	const char *bases[] = {base, base2};
-	for (int i = 0; i < 2; i++) {
-		itest_compare_copy(bases[i], w->pid, e2, (guint64)st.st_size);
-		itest_compare_copy(bases[i], w->pid, region,
-				   (guint64)st.st_size);
-		/* c was dropped: zeros */
-		int fd = open(bases[i], O_RDONLY);
-		g_assert_no_errno(fd);
-		guint8 *buf = g_malloc(P(4));
-		g_assert_cmpint(pread(fd, buf, P(4), (off_t)c), ==,
-				(ssize_t)P(4));
-		for (gsize k = 0; k < P(4); k++)
-			g_assert_cmpuint(buf[k], ==, 0);
-		g_free(buf);
-		close(fd);
-	}
-	g_assert_cmpint(kill(w->pid, SIGCONT), ==, 0);
-	itest_rm_dir(dir);
 }
 
 void itest_register_pack(void)
@@ -317,5 +250,4 @@ void itest_register_pack(void)
 	itest_add("/pack/empty-before-clear", test_empty);
 	itest_add("/pack/rounds-equal-last", test_rounds);
 	itest_add("/pack/open-keeps-gone-zero", test_open_keeps);
-	itest_add("/pack/sdfs-apply", test_apply);
 }

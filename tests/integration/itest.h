@@ -38,26 +38,11 @@ void itest_register_last(void);
 void itest_register_image(void);
 void itest_register_pack(void);
 
-/* ---- helpers of the bulk-copy tests (itest-image.c) ---- */
-
+/* An extent of a copy or of last/image: [start, end) (itest-image.c,
+ * itest-pack.c). */
 typedef struct {
 	guint64 start, end;
 } Ext;
-
-/* The runs of last/dirty_ranges, touching ones merged: the extents
- * last/image must have. *pages: their pages. */
-GArray *itest_expected_extents(Fx *fx, pid_t pid, guint64 *pages);
-/* Run argv (PATH searched); the test fails if it fails. */
-void itest_run(const char *const *argv);
-/* A new directory on tmpfs for copies whose offsets are addresses; NULL
- * and a skip if there is none. */
-char *itest_tmpfs_dir(void);
-/* rm -rf d, and free d. */
-void itest_rm_dir(char *d);
-/* The bytes of copy over the extents ext equal the process's memory;
- * its size is size. */
-void itest_compare_copy(const char *copy, pid_t pid, GArray *ext,
-			guint64 size);
 
 #define FX_REQUIRE(fx)                                                         \
 	do {                                                                   \

@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 
 #include "snapcheck.h"
+#include "testlib.h"
 
 #define PM_PRESENT (1ULL << 63)
 #define PM_SWAP (1ULL << 62)
@@ -207,14 +208,6 @@ static int swap_areas(void)
 	return n > 0 ? n : 0;
 }
 
-static gboolean all_zero(const guint8 *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return FALSE;
-	return TRUE;
-}
-
 static void detail(TlSnapCheck *c, guint64 count, const char *fmt, ...)
 	G_GNUC_PRINTF(3, 4);
 static void detail(TlSnapCheck *c, guint64 count, const char *fmt, ...)
@@ -258,8 +251,8 @@ static void describe_diff(GString *s, const guint8 *f, const guint8 *m,
 			       "%zu bytes differ, first at +%zu (file %02x,"
 			       " memory %02x); memory %s, file %s",
 			       n, i, f[i], m[i],
-			       all_zero(m, ps) ? "all zero" : "not zero",
-			       all_zero(f, ps) ? "all zero" : "not zero");
+			       tl_all_zero(m, ps) ? "all zero" : "not zero",
+			       tl_all_zero(f, ps) ? "all zero" : "not zero");
 }
 
 /* (a): the files of SNAP/. */
@@ -347,7 +340,7 @@ static void check_own(const Vma *v, const char *snap, int mem, int pm,
 				continue;
 			c->own++;
 			if (pread(mem, mb, ps, (off_t)pa) != (ssize_t)ps ||
-			    all_zero(mb, ps)) {
+			    tl_all_zero(mb, ps)) {
 				c->own_zero++;
 				continue;
 			}

@@ -461,3 +461,12 @@ void tl_net_install(void)
 	signal(SIGPIPE, SIG_IGN);
 	atexit(net_atexit);
 }
+
+gboolean tl_all_zero(const void *p, size_t n)
+{
+	const guint8 *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return FALSE;
+	return TRUE;
+}

@@ -70,6 +70,9 @@ int tl_write_line(int fd, const char *cmd);
 /* Open file descriptors of pid, or -1. */
 int tl_fd_count(pid_t pid);
 
+/* Whether the n bytes at p are all zero. */
+gboolean tl_all_zero(const void *p, size_t n);
+
 /*
  * The safety net: whatever a test leaves behind when it ends -- even by
  * a crash, an assertion or a signal -- is cleaned up: tracked processes
