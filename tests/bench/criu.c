@@ -152,9 +152,9 @@ struct round {
 	size_t extents; /* runs of last/dirty_ranges (read after the round) */
 };
 
-/* the number of runs of last/dirty_ranges: what the round's copy had to
- * find (read after the timed part) */
-static size_t count_extents(const struct paths *p)
+/* The runs of last/dirty_ranges: what the round's copy had to find (read
+ * after the timed part); its pages into *pages unless NULL. */
+static size_t count_extents(const struct paths *p, uint64_t *pages)
 {
 	struct sbuf text = {0};
 	struct runs ru;
@@ -163,24 +163,11 @@ static size_t count_extents(const struct paths *p)
 	    runs_parse(text.p, text.len, page_size, &ru) < 0)
 		die("read %s", p->dr);
 	size_t n = ru.n;
+	if (pages)
+		*pages = ru.pages;
 	runs_free(&ru);
 	sbuf_free(&text);
 	return n;
-}
-
-/* The pages and runs of the round's last/dirty_ranges (not timed). */
-static void round_runs(const struct paths *p, struct round *r)
-{
-	struct sbuf text = {0};
-	struct runs ru;
-
-	if (read_whole(p->dr, &text) < 0 ||
-	    runs_parse(text.p, text.len, page_size, &ru) < 0)
-		die("read %s", p->dr);
-	r->pages = ru.pages;
-	r->extents = ru.n;
-	runs_free(&ru);
-	sbuf_free(&text);
 }
 
 /* The round's clear, timed, and the time B was stopped for it. */
@@ -210,7 +197,7 @@ static void sdfs_image_round(const struct paths *p, bool base, struct round *r)
 			   ? (uint64_t)st.st_blocks * 512 / page_size
 			   : 0;
 	r->copy_tmpfs = base ? timed(cp2) : NAN;
-	r->extents = count_extents(p);
+	r->extents = count_extents(p, NULL);
 }
 
 /* clear + sdfs-apply -d last/dropped_ranges -r last/dirty_ranges
@@ -219,7 +206,6 @@ static void sdfs_image_round(const struct paths *p, bool base, struct round *r)
 static void sdfs_apply_round(const struct paths *p, bool base, struct round *r)
 {
 	struct sbuf text = {0}, dtext = {0};
-	struct runs ru;
 
 	unlink(p->x);
 	unlink(p->x2);
@@ -227,14 +213,10 @@ static void sdfs_apply_round(const struct paths *p, bool base, struct round *r)
 	r->copy = apply_run(p->dropped, p->dr, NULL, p->image, p->base);
 	r->listing = NAN;
 	r->copy_tmpfs = NAN;
-	if (read_whole(p->dr, &text) < 0 ||
-	    runs_parse(text.p, text.len, page_size, &ru) < 0)
-		die("read %s", p->dr);
-	r->pages = ru.pages;
-	r->extents = ru.n;
-	runs_free(&ru);
+	r->extents = count_extents(p, &r->pages);
 	if (base) {
-		if (read_whole(p->dropped, &dtext) < 0 ||
+		if (read_whole(p->dr, &text) < 0 ||
+		    read_whole(p->dropped, &dtext) < 0 ||
 		    write_all(p->rcopy, &text) < 0 ||
 		    write_all(p->dcopy, &dtext) < 0)
 			die("copy %s and %s", p->dr, p->dropped);
@@ -259,7 +241,7 @@ static void sdfs_pack_round(const struct paths *p, bool base, struct round *r)
 		cat_to(p->pack, p->x);
 		r->copy_tmpfs = apply_pack_run(p->x, p->base);
 	}
-	round_runs(p, r);
+	r->extents = count_extents(p, &r->pages);
 }
 
 static void sdfs_rsync_round(const struct paths *p, bool base, struct round *r)
@@ -308,7 +290,7 @@ static void sdfs_rsync_round(const struct paths *p, bool base, struct round *r)
 		r->copy_tmpfs = timed(rs2);
 	}
 	sbuf_free(&list);
-	r->extents = count_extents(p);
+	r->extents = count_extents(p, NULL);
 }
 
 /* the table's rows of one dirty share */
@@ -433,10 +415,7 @@ void bench_criu(size_t size)
 	struct paths p;
 	static int chain_ids;
 
-	if (size >= (1UL << 30) && size % (1UL << 30) == 0)
-		snprintf(sz, sizeof(sz), "%zu GiB", size >> 30);
-	else
-		snprintf(sz, sizeof(sz), "%zu MiB", size >> 20);
+	fmt_size(sz, sizeof(sz), size);
 	if (bw_start(o.bigwork, size, 1, o.thp, false, &a) < 0 ||
 	    bw_start(o.bigwork, size, 1, o.thp, false, &b) < 0)
 		die("start bigwork");

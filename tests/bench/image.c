@@ -121,6 +121,16 @@ double cat_to(const char *src, const char *dst)
 	return t;
 }
 
+/* The speed a round's copy aims at: 2 GB/s for a full round, 1 GB/s of
+ * dirty data for a partial one. */
+static void copy_target(struct row *r, const char *dirty)
+{
+	if (!strcmp(dirty, "all"))
+		row_target(r, T_GBS, 2.0, "≥ 2 GB/s");
+	else
+		row_target(r, T_GBS, 1.0, "≥ 1 GB/s");
+}
+
 /* The files of one workload's rounds. */
 struct img_paths {
 	char img[4200], dr[4200], dropped[4200], copy[4200], copy2[4200];
@@ -236,10 +246,7 @@ static void measure(const struct img_paths *p, int run, const char *sz,
 	rc->bytes = rg->bytes = bytes;
 	rr->bytes = r.pages * page_size;
 	row_target(rc, T_RATIO, 2.5, "≥ 0.4× mem (≤ 2.5×)");
-	if (!strcmp(dirty, "all"))
-		row_target(rg, T_GBS, 2.0, "≥ 2 GB/s");
-	else
-		row_target(rg, T_GBS, 1.0, "≥ 1 GB/s");
+	copy_target(rg, dirty);
 
 	/* BASE: the copy the first round made (not timed) */
 	if (o.apply && access(p->base, F_OK) < 0)
@@ -271,10 +278,7 @@ static void measure(const struct img_paths *p, int run, const char *sz,
 				  "on tmpfs",
 				  sz, dirty, pat);
 	rpm->bytes = rpt->bytes = bytes;
-	if (!strcmp(dirty, "all"))
-		row_target(rpm, T_GBS, 2.0, "≥ 2 GB/s");
-	else
-		row_target(rpm, T_GBS, 1.0, "≥ 1 GB/s");
+	copy_target(rpm, dirty);
 	row_add(rpm, tv[V_CAT], tm);
 	row_add(rpt, tv[V_CAT], tpt);
 	note("pack %s %s %s: cat %.3f s, cat of the tmpfs copy %.3f s", sz,
@@ -328,10 +332,7 @@ static void measure(const struct img_paths *p, int run, const char *sz,
 					  "the same from tmpfs",
 					  sz, dirty, pat);
 		rp->bytes = rpc->bytes = rpa->bytes = bytes;
-		if (!strcmp(dirty, "all"))
-			row_target(rp, T_GBS, 2.0, "≥ 2 GB/s");
-		else
-			row_target(rp, T_GBS, 1.0, "≥ 1 GB/s");
+		copy_target(rp, dirty);
 		row_add(rp, tv[V_PACK], tm);
 		row_add(rpc, tv[V_PACK], tv[V_CP]);
 		row_add(rpa, tv[V_PACK], tpa);
@@ -378,10 +379,7 @@ static void measure_reads(const struct img_paths *p, const char *sz,
 				 "/proc/PID/mem, 1 MiB",
 				 sz, dirty, pat);
 	rc->bytes = rr->bytes = r.pages * page_size;
-	if (!strcmp(dirty, "all"))
-		row_target(rc, T_GBS, 2.0, "≥ 2 GB/s");
-	else
-		row_target(rc, T_GBS, 1.0, "≥ 1 GB/s");
+	copy_target(rc, dirty);
 	row_add(rc, tc, tm);
 	row_add(rr, tr, tm);
 	note("pack %s %s %s (reads only: the copies need %" PRIu64
@@ -397,10 +395,7 @@ void bench_image(size_t size)
 	struct img_paths p = {0};
 	struct bw w;
 
-	if (size >= (1UL << 30) && size % (1UL << 30) == 0)
-		snprintf(sz, sizeof(sz), "%zu GiB", size >> 30);
-	else
-		snprintf(sz, sizeof(sz), "%zu MiB", size >> 20);
+	fmt_size(sz, sizeof(sz), size);
 	/* the process; on tmpfs its copy, the copy of the copy, the pack's
 	 * copy, and the base sdfs-apply updates */
 	uint64_t need = (o.apply ? 5 : 4) * (uint64_t)size + (512UL << 20);
